@@ -1,0 +1,61 @@
+// The one entry point: `lpm <command>`. Commands are loaded lazily so `lpm agent` does not pay
+// for the extender's imports, and the other way round.
+import { commandHelp, parseCommandArgs, UsageError, type CommandSpec } from '../src/cli/command.js';
+import { ConfigError } from '../src/config/loadYaml.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandSpec> }> = {
+  agent: {
+    summary: 'run the per-node link measurement agent',
+    load: async () => (await import('../agent/command.js')).agentCommand,
+  },
+};
+
+function topHelp(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length)) + 4;
+  return [
+    'lpm: network-aware pod placement for Kubernetes clusters running the L2S-M overlay',
+    '',
+    'Usage: lpm <command> [flags]',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}${COMMANDS[n]!.summary}`),
+    '',
+    'Run "lpm <command> --help" for the flags of a command.',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(topHelp());
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    const { VERSION } = await import('../src/version.js');
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`lpm: unknown command "${name}"\n\n${topHelp()}`);
+    return 2;
+  }
+  const spec = await entry.load();
+  const beforeDashDash = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (beforeDashDash.includes('--help') || beforeDashDash.includes('-h')) {
+    process.stdout.write(commandHelp(spec));
+    return 0;
+  }
+  try {
+    const code = await spec.run(parseCommandArgs(spec, rest));
+    return typeof code === 'number' ? code : 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`lpm ${name}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,101 @@
+// A tiny command framework over node:util parseArgs: each command declares its flags once, and
+// the same declaration drives parsing, validation and `--help`.
+import { parseArgs } from 'node:util';
+
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  description: string;
+  default?: string | boolean;
+  multiple?: boolean;
+  /** Placeholder shown in help, e.g. FILE. */
+  value?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** Usage line after `lpm`, e.g. "agent --config FILE". */
+  usage: string;
+  /** Longer help text shown after the flags. */
+  details?: string;
+  flags: Record<string, FlagSpec>;
+  allowPositionals?: boolean;
+  run(args: ParsedArgs): Promise<number | void>;
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  /** Everything after a `--`, for commands that run another command. */
+  rest: string[];
+}
+
+export const LOG_LEVEL_FLAG: FlagSpec = {
+  type: 'string',
+  description: 'log level: fatal, error, warn, info, debug, trace, silent',
+  default: 'info',
+  value: 'LEVEL',
+};
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
+  const dashdash = argv.indexOf('--');
+  const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+  const rest = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> =
+    {};
+  for (const [name, f] of Object.entries(spec.flags)) {
+    options[name] = { type: f.type };
+    if (f.short) options[name].short = f.short;
+    if (f.multiple) options[name].multiple = true;
+    if (f.default !== undefined) options[name].default = f.default;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: own,
+      options,
+      allowPositionals: spec.allowPositionals ?? false,
+      strict: true,
+    });
+    return { values: values as ParsedArgs['values'], positionals, rest };
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nRun "lpm ${spec.name} --help" for usage.`);
+  }
+}
+
+export function commandHelp(spec: CommandSpec): string {
+  const lines = [`Usage: lpm ${spec.usage}`, '', spec.summary, ''];
+  const flags = Object.entries(spec.flags);
+  if (flags.length) {
+    lines.push('Flags:');
+    const rows = flags.map(([name, f]) => {
+      const left = `  ${f.short ? `-${f.short}, ` : '    '}--${name}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`;
+      const def = f.default !== undefined && f.default !== false ? ` (default: ${String(f.default)})` : '';
+      return [left, `${f.description}${def}`] as const;
+    });
+    const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+    for (const [l, r] of rows) lines.push(l.padEnd(width) + r);
+    lines.push(`  -h, --help`.padEnd(width) + 'show this help');
+  }
+  if (spec.details) lines.push('', spec.details.trimEnd());
+  return lines.join('\n') + '\n';
+}
+
+export function str(args: ParsedArgs, name: string): string | undefined {
+  const v = args.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function requireStr(args: ParsedArgs, name: string, spec: CommandSpec): string {
+  const v = str(args, name);
+  if (!v) throw new UsageError(`--${name} is required.\nRun "lpm ${spec.name} --help" for usage.`);
+  return v;
+}
+
+export function bool(args: ParsedArgs, name: string): boolean {
+  return args.values[name] === true;
+}

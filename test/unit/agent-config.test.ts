@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { agentConfigSchema } from '../../src/config/agentConfig.js';
+import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
+
+const parse = (text: string) => parseYamlConfig(text, agentConfigSchema, 'agent.yaml');
+
+describe('agent config', () => {
+  it('accepts a five-line config and fills in defaults', () => {
+    const cfg = parse(['node: node-a', 'address: 10.0.0.1', 'peers:', '  - name: node-b', '    address: 10.0.0.2'].join('\n'));
+    expect(cfg.node).toBe('node-a');
+    expect(cfg.network).toBe('lpm-measurement');
+    expect(cfg.listen).toBe('0.0.0.0:9105');
+    expect(cfg.metrics.map((m) => m.type)).toEqual(['rtt', 'bandwidth']);
+    expect(cfg.metrics[0]!.interval).toBe(10);
+    expect(cfg.metrics[0]!.ping.spacing).toBeCloseTo(0.2);
+    expect(cfg.metrics[1]!.iperf3.duration).toBe(5);
+  });
+
+  it('parses human units in a full config', () => {
+    const cfg = parse(`
+node: node-a
+address: 10.0.0.1
+network: lpm-net
+listen: 127.0.0.1:9200
+peers:
+  - { name: node-b, address: 10.0.0.2 }
+  - { name: node-c, address: 10.0.0.3 }
+metrics:
+  - type: rtt
+    targets: [node-b]
+    interval: 2s
+    ping: { count: 20, spacing: 50ms }
+  - type: udp-jitter
+    interval: 1m
+    iperf3: { udpRate: 5Mbps, duration: 3s, omit: 0 }
+`);
+    expect(cfg.metrics[0]!.targets).toEqual(['node-b']);
+    expect(cfg.metrics[0]!.ping.spacing).toBeCloseTo(0.05);
+    expect(cfg.metrics[1]!.interval).toBe(60);
+    expect(cfg.metrics[1]!.iperf3.udpRate).toBe(625000);
+  });
+
+  it('names the field and the line of every problem', () => {
+    const text = [
+      'node: node-a', // 1
+      'address: 10.0.0.999', // 2
+      'peers:', // 3
+      '  - name: node-b', // 4
+      '    address: 10.0.0.2', // 5
+      'metrics:', // 6
+      '  - type: rtt', // 7
+      '    interval: soon', // 8
+      '  - type: traceroute', // 9
+    ].join('\n');
+    let err: unknown;
+    try {
+      parse(text);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as ConfigError).message;
+    expect(msg).toMatch(/agent\.yaml:2: address: must be an IPv4 or IPv6 address/);
+    expect(msg).toMatch(/agent\.yaml:8: metrics\[0\]\.interval: "soon" is not a duration/);
+    expect(msg).toMatch(/agent\.yaml:9: metrics\[1\]\.type: /);
+  });
+
+  it('rejects unknown keys, duplicate peers and a config with nothing to measure', () => {
+    expect(() => parse('node: a\npeers: [{name: b, address: 10.0.0.2}]\nintervall: 5s')).toThrow(/Unrecognized key.*intervall/);
+    expect(() => parse('node: a\npeers:\n  - {name: b, address: 10.0.0.2}\n  - {name: b, address: 10.0.0.3}')).toThrow(
+      /agent\.yaml:4: peers\[1\]\.name: duplicate peer "b"/,
+    );
+    expect(() => parse('node: a')).toThrow(/peers: no peers to measure/);
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    expect(() => parse('node: a\npeers: [\n')).toThrow(/agent\.yaml:\d+: YAML syntax/);
+  });
+});
