@@ -8,6 +8,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandSpe
     summary: 'run the per-node link measurement agent',
     load: async () => (await import('../agent/command.js')).agentCommand,
   },
+  extender: {
+    summary: 'run the kube-scheduler extender (filter + prioritize by measured links)',
+    load: async () => (await import('../extender/command.js')).extenderCommand,
+  },
+  lab: {
+    summary: 'emulated L2S-M overlay on this machine: lab up|down|status|exec|set',
+    load: async () => (await import('../scenarios/lab/command.js')).labCommand,
+  },
 };
 
 function topHelp(): string {
