@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { instantVector, PromQueryError } from '../../src/prometheus/apiResponse.js';
+import { linkQueries, matrixFromSamples } from '../../src/prometheus/linkQueries.js';
+
+const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } });
+const labels = (s: string, t: string, extra: Record<string, string> = {}) => ({
+  __name__: 'x',
+  source_node: s,
+  target_node: t,
+  network: 'lpm-measurement',
+  ...extra,
+});
+
+describe('prometheus link queries', () => {
+  it('queries every gauge and the measurement timestamps, with an optional matcher', () => {
+    const q = linkQueries('network="net-a"');
+    expect(q.map((x) => x.query)).toContain('lpm_link_rtt_seconds{network="net-a"}');
+    expect(q.map((x) => x.query)).toContain('lpm_link_last_measurement_timestamp_seconds{network="net-a"}');
+  });
+
+  it('dates each value by the agent measurement time, not the scrape time', () => {
+    const answers = new Map([
+      ['rtt_seconds', instantVector(vector([{ metric: labels('a', 'b'), value: [2000, '0.004'] }]), 'q')],
+      ['bandwidth_bytes_per_second', instantVector(vector([{ metric: labels('a', 'b'), value: [2000, '1.25e7'] }]), 'q')],
+      [
+        'timestamp',
+        instantVector(
+          vector([
+            { metric: labels('a', 'b', { metric: 'rtt' }), value: [2000, '1990'] },
+            { metric: labels('a', 'b', { metric: 'bandwidth' }), value: [2000, '1700'] },
+          ]),
+          'q',
+        ),
+      ],
+    ] as const);
+    const m = matrixFromSamples(new Map(answers), 2000);
+    expect(m.get('a', 'b')?.rtt_seconds).toEqual({ value: 0.004, timestamp: 1990 });
+    expect(m.get('a', 'b')?.bandwidth_bytes_per_second).toEqual({ value: 1.25e7, timestamp: 1700 });
+    expect(m.lookup('a', 'b', 'bandwidth_bytes_per_second', 2000, 60).status).toBe('stale');
+    expect(m.lookup('a', 'b', 'rtt_seconds', 2000, 60).status).toBe('fresh');
+  });
+
+  it('rejects error answers and malformed bodies with the query named', () => {
+    expect(() => instantVector({ status: 'error', errorType: 'bad_data', error: 'parse error' }, 'up{')).toThrow(
+      /up\{: Prometheus bad_data: parse error/,
+    );
+    expect(() => instantVector({ status: 'success', data: { resultType: 'vector', result: [{ value: 3 }] } }, 'q')).toThrow(
+      PromQueryError,
+    );
+    expect(() => instantVector({ status: 'success', data: { resultType: 'scalar', result: [1, '1'] } }, 'q')).toThrow(/expected a vector/);
+  });
+});
