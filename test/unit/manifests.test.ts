@@ -1,0 +1,571 @@
+// The deployment manifests: every kustomization renders, every object is valid against the
+// Kubernetes schemas (or its own CRD / component-config schema), and the parts agree with each
+// other: scheduler -> extender Service -> extender container -> extender config; agent config ->
+// agent container port -> what Prometheus keeps; Prometheus Service -> extender source and
+// Grafana datasource; the L2S-M network -> agent annotation -> agent config.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboardPanels, dashboardQueries } from '../../src/collector/dashboardQueries.js';
+import { agentConfigSchema } from '../../src/config/agentConfig.js';
+import { extenderConfigSchema } from '../../src/config/extenderConfig.js';
+import { parseYamlConfig } from '../../src/config/loadYaml.js';
+import { L2SM_NETWORKS_ANNOTATION, parseL2smNetworks } from '../../src/l2sm.js';
+import { parsePeerSelectors, parsePeerWeights, PEER_WEIGHTS_ANNOTATION, PEERS_ANNOTATION } from '../../src/peers.js';
+import { MAX_RTT_ANNOTATION, MIN_BANDWIDTH_ANNOTATION, parsePodLimits } from '../../src/podLimits.js';
+import { validateBuiltinObject } from '../helpers/k8sValidate.js';
+import {
+  objectKey,
+  podSpecsOf,
+  readYamlObjects,
+  renderKustomization,
+  type ContainerLike,
+  type K8sObject,
+} from '../helpers/kustomize.js';
+import { kubeSchedulerConfigurationSchema } from '../helpers/schemas/kubeSchedulerConfiguration.js';
+import { grafanaDashboardProvidersSchema, grafanaDatasourcesSchema } from '../helpers/schemas/grafanaProvisioning.js';
+import { l2NetworkSchema } from '../helpers/schemas/l2Network.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const M = (p: string) => join(ROOT, 'manifests', p);
+const KUSTOMIZATIONS = ['base', 'overlays/default', 'overlays/kind'] as const;
+const NS = 'lpm-system';
+
+const kubectlAvailable = (() => {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const promtoolAvailable = (() => {
+  try {
+    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Test title that says why it was skipped, when it is. */
+const skipNote = (title: string, available: boolean, tool: string) =>
+  available ? title : `${title} (SKIPPED: ${tool} is not installed)`;
+
+const rendered = new Map<string, K8sObject[]>(KUSTOMIZATIONS.map((k) => [k, renderKustomization(M(k))]));
+const exampleFiles = readdirSync(M('examples')).filter((f) => /\.ya?ml$/.test(f));
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`${kind}/${name} not rendered`);
+  return o;
+}
+function configMapData(objects: K8sObject[], name: string): Record<string, string> {
+  return find(objects, 'ConfigMap', name).data as Record<string, string>;
+}
+function onlyContainer(objects: K8sObject[], kind: string, name: string): ContainerLike {
+  const [pod] = podSpecsOf(find(objects, kind, name));
+  expect(pod!.spec.containers).toHaveLength(1);
+  return pod!.spec.containers[0]!;
+}
+function portNumber(c: ContainerLike, name: string): number {
+  const p = c.ports?.find((x) => x.name === name);
+  if (!p) throw new Error(`container ${c.name} has no port named ${name}`);
+  return p.containerPort;
+}
+function listenPort(listen: string): number {
+  return Number(listen.slice(listen.lastIndexOf(':') + 1));
+}
+/** The file a `--config X` / `--config=X` / `--config.file=X` flag names. */
+function flagValue(args: string[], flag: string): string {
+  const i = args.indexOf(flag);
+  if (i >= 0) return args[i + 1]!;
+  const eq = args.find((a) => a.startsWith(`${flag}=`));
+  if (!eq) throw new Error(`no ${flag} in ${args.join(' ')}`);
+  return eq.slice(flag.length + 1);
+}
+/** ConfigMap name and key behind a file path in a container (mounted as a directory, no subPath). */
+function configMapBehind(objects: K8sObject[], kind: string, name: string, file: string): { configMap: string; key: string } {
+  const [pod] = podSpecsOf(find(objects, kind, name));
+  for (const c of pod!.spec.containers) {
+    for (const m of c.volumeMounts ?? []) {
+      if (!file.startsWith(`${m.mountPath}/`)) continue;
+      expect(m.subPath, `${kind}/${name} mounts ${m.mountPath} with subPath: updates would never reach the pod`).toBeUndefined();
+      const vol = pod!.spec.volumes?.find((v) => v.name === m.name);
+      if (vol?.configMap) return { configMap: vol.configMap.name, key: file.slice(m.mountPath.length + 1) };
+    }
+  }
+  throw new Error(`${kind}/${name}: ${file} is not in a mounted ConfigMap`);
+}
+function serviceUrl(objects: K8sObject[], service: string): string {
+  const svc = find(objects, 'Service', service);
+  const port = (svc.spec as { ports: { port: number }[] }).ports[0]!.port;
+  return `http://${service}.${svc.metadata.namespace}.svc:${port}`;
+}
+/** The container port a Service's (only) port sends to, resolving a named targetPort. */
+function serviceTarget(objects: K8sObject[], service: string, kind: string, workload: string): number {
+  const svc = find(objects, 'Service', service);
+  const spec = svc.spec as { selector: Record<string, string>; ports: { port: number; targetPort?: number | string }[] };
+  expect(spec.ports).toHaveLength(1);
+  const [pod] = podSpecsOf(find(objects, kind, workload));
+  for (const [k, v] of Object.entries(spec.selector)) expect(pod!.labels[k], `${service} selects ${kind}/${workload}`).toBe(v);
+  const target = spec.ports[0]!.targetPort ?? spec.ports[0]!.port;
+  return typeof target === 'number' ? target : portNumber(pod!.spec.containers[0]!, target);
+}
+
+describe.each(KUSTOMIZATIONS)('kustomization %s', (name) => {
+  const objects = rendered.get(name)!;
+
+  it('renders the whole pipeline into lpm-system', () => {
+    const keys = objects.map(objectKey);
+    for (const expected of [
+      'Namespace//lpm-system',
+      'DaemonSet/lpm-system/lpm-agent',
+      'Deployment/lpm-system/lpm-extender',
+      'Service/lpm-system/lpm-extender',
+      'PodDisruptionBudget/lpm-system/lpm-extender',
+      'Deployment/lpm-system/lpm-scheduler',
+      'Deployment/lpm-system/lpm-prometheus',
+      'Service/lpm-system/lpm-prometheus',
+      'Deployment/lpm-system/lpm-grafana',
+      'ConfigMap/lpm-system/lpm-agent-config',
+      'ConfigMap/lpm-system/lpm-extender-config',
+      'ConfigMap/lpm-system/lpm-scheduler-config',
+      'ConfigMap/lpm-system/lpm-prometheus-config',
+      'ConfigMap/lpm-system/lpm-grafana-dashboards',
+    ])
+      expect(keys).toContain(expected);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const o of objects) if (o.kind !== 'Namespace' && !o.kind.startsWith('Cluster')) expect(o.metadata.namespace).toBe(NS);
+  });
+
+  it('validates every object against its schema', async () => {
+    const errors: string[] = [];
+    for (const o of objects) {
+      if (o.kind === 'L2Network') {
+        const r = l2NetworkSchema.safeParse(o);
+        if (!r.success) errors.push(`L2Network/${o.metadata.name}: ${r.error.message}`);
+      } else {
+        errors.push(...(await validateBuiltinObject(o)));
+      }
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it.skipIf(!kubectlAvailable)(skipNote('renders exactly what `kubectl kustomize` renders', kubectlAvailable, 'kubectl'), async () => {
+    const { stdout } = await execa('kubectl', ['kustomize', M(name)]);
+    const theirs = parseAllDocuments(stdout)
+      .map((d) => d.toJS() as K8sObject)
+      .filter(Boolean);
+    const byKey = (list: K8sObject[]) => Object.fromEntries(list.map((o) => [objectKey(o), o]));
+    expect(byKey(objects)).toEqual(byKey(theirs));
+  });
+
+  it('parses the agent and extender ConfigMaps with the real config schemas', () => {
+    const agent = parseYamlConfig(configMapData(objects, 'lpm-agent-config')['agent.yaml']!, agentConfigSchema, 'agent.yaml');
+    expect(agent.node, 'node comes from NODE_NAME, not the shared ConfigMap').toBeUndefined();
+    expect(agent.discovery.kubernetes?.labelSelector).toBe('app.kubernetes.io/name=lpm-agent');
+    const extender = parseYamlConfig(
+      configMapData(objects, 'lpm-extender-config')['extender.yaml']!,
+      extenderConfigSchema,
+      'extender.yaml',
+    );
+    expect(extender.kubernetes.enabled).toBe(true);
+    // Staleness is judged against the agents' real intervals.
+    const interval = (type: string) => agent.metrics.find((m) => m.type === type)?.interval;
+    expect(extender.staleness.rttInterval).toBe(interval('rtt'));
+    expect(extender.staleness.bandwidthInterval).toBe(interval('bandwidth'));
+    // The agents' own network never makes two pods peers.
+    expect(extender.peers.ignoreNetworks).toContain('lpm-measurement');
+  });
+
+  it('agent: metrics port = agent config listen port, probes, config as a directory, downward API, NET_RAW only', () => {
+    const c = onlyContainer(objects, 'DaemonSet', 'lpm-agent');
+    const agent = parseYamlConfig(configMapData(objects, 'lpm-agent-config')['agent.yaml']!, agentConfigSchema);
+    expect(portNumber(c, 'metrics')).toBe(9105);
+    expect(listenPort(agent.listen)).toBe(portNumber(c, 'metrics'));
+    expect(portNumber(c, 'iperf3')).toBe(agent.iperf3.port);
+    const probe = (p: string) => (c[p] as { httpGet: { path: string; port: string } }).httpGet;
+    expect(probe('readinessProbe')).toEqual({ path: '/readyz', port: 'metrics' });
+    expect(probe('livenessProbe')).toEqual({ path: '/healthz', port: 'metrics' });
+
+    expect(c.args?.[0]).toBe('agent');
+    const configFile = flagValue(c.args!, '--config');
+    expect(configMapBehind(objects, 'DaemonSet', 'lpm-agent', configFile)).toEqual({
+      configMap: 'lpm-agent-config',
+      key: 'agent.yaml',
+    });
+
+    const env = c.env as { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    const field = (n: string) => env.find((e) => e.name === n)?.valueFrom?.fieldRef?.fieldPath;
+    expect(field('NODE_NAME')).toBe('spec.nodeName');
+    expect(field('POD_NAMESPACE')).toBe('metadata.namespace');
+
+    const sc = c.securityContext as { capabilities: { add: string[]; drop: string[] }; readOnlyRootFilesystem: boolean };
+    expect(sc.capabilities).toEqual({ drop: ['ALL'], add: ['NET_RAW'] });
+    expect(sc.readOnlyRootFilesystem).toBe(true);
+    const [pod] = podSpecsOf(find(objects, 'DaemonSet', 'lpm-agent'));
+    expect((pod!.spec.securityContext as { runAsNonRoot: boolean }).runAsNonRoot).toBe(true);
+    const res = c.resources as { requests: Record<string, string>; limits: Record<string, string> };
+    expect(Object.keys(res.requests).sort()).toEqual(['cpu', 'memory']);
+    expect(res.limits.memory).toBeDefined();
+  });
+
+  it('scheduler: KubeSchedulerConfiguration is valid and its extender URL = Service = container port = extender listen port', () => {
+    const c = onlyContainer(objects, 'Deployment', 'lpm-scheduler');
+    expect(c.image).toMatch(/^registry\.k8s\.io\/kube-scheduler:v\d+\.\d+\.\d+$/);
+    const configFile = flagValue(c.command!, '--config');
+    const { configMap, key } = configMapBehind(objects, 'Deployment', 'lpm-scheduler', configFile);
+    const cfg = kubeSchedulerConfigurationSchema.parse(parseYaml(configMapData(objects, configMap)[key]!));
+
+    expect(cfg.profiles).toHaveLength(1);
+    expect(cfg.profiles![0]).toMatchObject({ schedulerName: 'lpm-scheduler', percentageOfNodesToScore: 100 });
+    expect(cfg.leaderElection).toMatchObject({ leaderElect: true, resourceNamespace: NS, resourceName: 'lpm-scheduler' });
+    expect(cfg.extenders).toHaveLength(1);
+    const ext = cfg.extenders![0]!;
+    expect(ext).toMatchObject({
+      filterVerb: 'filter',
+      prioritizeVerb: 'prioritize',
+      nodeCacheCapable: true,
+      ignorable: true,
+      enableHTTPS: false,
+    });
+    // Enough to beat the resource plugins' 300-point swing, below the 900 of user preferences.
+    expect(ext.weight! * 10 * 10).toBeGreaterThan(300);
+    expect(ext.weight! * 10 * 10).toBeLessThan(900);
+
+    const extenderUrl = serviceUrl(objects, 'lpm-extender');
+    expect(ext.urlPrefix).toBe(extenderUrl);
+    const containerPort = serviceTarget(objects, 'lpm-extender', 'Deployment', 'lpm-extender');
+    const extender = parseYamlConfig(configMapData(objects, 'lpm-extender-config')['extender.yaml']!, extenderConfigSchema);
+    expect(listenPort(extender.listen)).toBe(containerPort);
+    expect(new URL(ext.urlPrefix).port).toBe(String(8888));
+
+    // Leader election works only with a lease the scheduler may update.
+    const role = find(objects, 'Role', 'lpm-scheduler-leader-election') as K8sObject & {
+      rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+    };
+    expect(role.rules.some((r) => r.resourceNames?.includes('lpm-scheduler') && r.verbs.includes('update'))).toBe(true);
+    const bound = objects
+      .filter((o) => o.kind === 'ClusterRoleBinding' && (o.subjects as { name: string }[]).some((s) => s.name === 'lpm-scheduler'))
+      .map((o) => (o.roleRef as { name: string }).name);
+    expect(bound.sort()).toEqual(['system:kube-scheduler', 'system:volume-scheduler']);
+  });
+
+  it('extender: 2 replicas, PDB, probes, read-only RBAC on pods and nodes', () => {
+    const d = find(objects, 'Deployment', 'lpm-extender');
+    expect((d.spec as { replicas: number }).replicas).toBe(2);
+    const [pod] = podSpecsOf(d);
+    const pdb = find(objects, 'PodDisruptionBudget', 'lpm-extender').spec as {
+      minAvailable: number;
+      selector: { matchLabels: Record<string, string> };
+    };
+    expect(pdb.minAvailable).toBe(1);
+    for (const [k, v] of Object.entries(pdb.selector.matchLabels)) expect(pod!.labels[k]).toBe(v);
+    const c = pod!.spec.containers[0]!;
+    expect(c.args?.slice(0, 1)).toEqual(['extender']);
+    expect(configMapBehind(objects, 'Deployment', 'lpm-extender', flagValue(c.args!, '--config'))).toEqual({
+      configMap: 'lpm-extender-config',
+      key: 'extender.yaml',
+    });
+    expect((c.readinessProbe as { httpGet: { path: string } }).httpGet.path).toBe('/readyz');
+    expect((c.livenessProbe as { httpGet: { path: string } }).httpGet.path).toBe('/healthz');
+    const role = find(objects, 'ClusterRole', 'lpm-extender') as K8sObject & {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['get', 'list', 'watch'] }]);
+  });
+
+  it('Prometheus Service is what the extender source and the Grafana datasource use', () => {
+    const url = serviceUrl(objects, 'lpm-prometheus');
+    expect(serviceTarget(objects, 'lpm-prometheus', 'Deployment', 'lpm-prometheus')).toBe(9090);
+    const extender = parseYamlConfig(configMapData(objects, 'lpm-extender-config')['extender.yaml']!, extenderConfigSchema);
+    expect(extender.source).toMatchObject({ type: 'prometheus', url, recordingRules: true });
+
+    const promArgs = onlyContainer(objects, 'Deployment', 'lpm-prometheus').args!;
+    const { configMap, key } = configMapBehind(objects, 'Deployment', 'lpm-prometheus', flagValue(promArgs, '--config.file'));
+    const promConfig = parseYaml(configMapData(objects, configMap)[key]!) as {
+      global: { scrape_interval: string };
+      rule_files: string[];
+    };
+    // Rule files are resolved next to prometheus.yml: they must be in the same ConfigMap.
+    for (const f of promConfig.rule_files) expect(Object.keys(configMapData(objects, configMap))).toContain(f);
+
+    const ds = grafanaDatasourcesSchema.parse(parseYaml(configMapData(objects, 'lpm-grafana-datasources')['datasource.yaml']!));
+    expect(ds.datasources).toHaveLength(1);
+    expect(ds.datasources[0]).toMatchObject({ type: 'prometheus', url, isDefault: true });
+    expect(ds.datasources[0]!.jsonData?.timeInterval).toBe(promConfig.global.scrape_interval);
+  });
+
+  it('Grafana: provisioning files are valid and the provider reads the mounted dashboard ConfigMap', () => {
+    const providers = grafanaDashboardProvidersSchema.parse(
+      parseYaml(configMapData(objects, 'lpm-grafana-dashboard-providers')['dashboards.yaml']!),
+    );
+    const path = providers.providers[0]!.options.path;
+    const dash = configMapBehind(objects, 'Deployment', 'lpm-grafana', `${path}/lpm-dashboard.json`);
+    expect(dash).toEqual({ configMap: 'lpm-grafana-dashboards', key: 'lpm-dashboard.json' });
+    expect(JSON.parse(configMapData(objects, dash.configMap)[dash.key]!)).toEqual(
+      JSON.parse(readFileSync(M('grafana/lpm-dashboard.json'), 'utf8')),
+    );
+    for (const [file, dir] of [
+      ['datasource.yaml', '/etc/grafana/provisioning/datasources'],
+      ['dashboards.yaml', '/etc/grafana/provisioning/dashboards'],
+    ] as const)
+      expect(configMapBehind(objects, 'Deployment', 'lpm-grafana', `${dir}/${file}`).key).toBe(file);
+  });
+
+  it('every volume ConfigMap and ServiceAccount a pod uses exists; every image is pinned', () => {
+    for (const o of objects) {
+      for (const { spec } of podSpecsOf(o)) {
+        for (const v of spec.volumes ?? []) if (v.configMap) find(objects, 'ConfigMap', v.configMap.name);
+        const sa = spec.serviceAccountName as string | undefined;
+        if (sa) {
+          find(objects, 'ServiceAccount', sa);
+          const bindings = objects.filter(
+            (b) =>
+              (b.kind === 'RoleBinding' || b.kind === 'ClusterRoleBinding') &&
+              (b.subjects as { kind: string; name: string; namespace: string }[]).some(
+                (s) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === NS,
+              ),
+          );
+          expect(bindings.length, `${sa} has no role binding`).toBeGreaterThan(0);
+        }
+        for (const c of spec.containers) expect(c.image, `${o.kind}/${o.metadata.name}`).toMatch(/:[\w][\w.-]*$/);
+        for (const c of spec.containers) expect(c.image).not.toMatch(/:latest$/);
+      }
+    }
+  });
+});
+
+describe('L2S-M attachment', () => {
+  it('default overlay: the L2Network, the agent annotation and the agent config name the same network', () => {
+    const objects = rendered.get('overlays/default')!;
+    const net = l2NetworkSchema.parse(objects.find((o) => o.kind === 'L2Network'));
+    expect(net.spec.type).toBe('vnet');
+    const [pod] = podSpecsOf(find(objects, 'DaemonSet', 'lpm-agent'));
+    const template = (find(objects, 'DaemonSet', 'lpm-agent').spec as { template: { metadata: { annotations: Record<string, string> } } })
+      .template;
+    const attached = parseL2smNetworks(template.metadata.annotations[L2SM_NETWORKS_ANNOTATION]);
+    expect(attached).toEqual({ ok: true, value: [{ name: net.metadata.name, ips: [] }] });
+    expect(pod!.labels.l2sm).toBe('true');
+    expect(net.metadata.namespace).toBe(NS);
+    const agent = parseYamlConfig(configMapData(objects, 'lpm-agent-config')['agent.yaml']!, agentConfigSchema);
+    expect(agent.network).toBe(net.metadata.name);
+  });
+
+  it.each(['base', 'overlays/kind'] as const)('%s: no L2S-M, agents measure over the pod network', (name) => {
+    const objects = rendered.get(name)!;
+    expect(objects.some((o) => o.kind === 'L2Network')).toBe(false);
+    const template = (find(objects, 'DaemonSet', 'lpm-agent').spec as { template: { metadata: { annotations?: object } } })
+      .template;
+    expect(template.metadata.annotations ?? {}).not.toHaveProperty(L2SM_NETWORKS_ANNOTATION);
+    const agent = parseYamlConfig(configMapData(objects, 'lpm-agent-config')['agent.yaml']!, agentConfigSchema);
+    expect(agent.network).toBe('pod-network');
+  });
+});
+
+describe('Prometheus keeps exactly the agent and extender metrics ports (promtool relabelling)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lpm-manifests-sd-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  // promtool waits for discovery until --timeout; static targets arrive at once, 2 s is ample.
+  it.skipIf(!promtoolAvailable)(skipNote('for every overlay', promtoolAvailable, 'promtool'), { timeout: 60_000 }, async () => {
+    await Promise.all(KUSTOMIZATIONS.map(async (name) => {
+      const objects = rendered.get(name)!;
+      // What role: pod service discovery would find: one target per container port of every pod
+      // template in the namespace, with the __meta labels Prometheus sets.
+      const targets: { targets: string[]; labels: Record<string, string> }[] = [];
+      objects.forEach((o, i) => {
+        for (const { labels, spec } of podSpecsOf(o)) {
+          for (const c of spec.containers) {
+            for (const p of c.ports ?? []) {
+              const meta: Record<string, string> = {
+                __meta_kubernetes_namespace: o.metadata.namespace ?? '',
+                __meta_kubernetes_pod_name: `${o.metadata.name}-x${i}`,
+                __meta_kubernetes_pod_node_name: 'node-a',
+                __meta_kubernetes_pod_phase: 'Running',
+                __meta_kubernetes_pod_container_name: c.name,
+                __meta_kubernetes_pod_container_port_name: p.name ?? '',
+                __meta_kubernetes_pod_container_port_number: String(p.containerPort),
+                __meta_kubernetes_pod_container_port_protocol: p.protocol ?? 'TCP',
+              };
+              for (const [k, v] of Object.entries(labels))
+                meta[`__meta_kubernetes_pod_label_${k.replace(/[^a-zA-Z0-9_]/g, '_')}`] = v;
+              targets.push({ targets: [`10.1.${i}.1:${p.containerPort}`], labels: meta });
+            }
+          }
+        }
+      });
+      const data = configMapData(objects, 'lpm-prometheus-config');
+      const config = parseYaml(data['prometheus.yml']!) as { scrape_configs: Record<string, unknown>[] };
+      for (const job of config.scrape_configs) {
+        if (job.kubernetes_sd_configs) {
+          delete job.kubernetes_sd_configs;
+          job.static_configs = targets;
+        }
+      }
+      delete (config as { rule_files?: unknown }).rule_files;
+      const file = join(dir, `${name.replace('/', '-')}.yml`);
+      writeFileSync(file, stringify(config));
+      const kept = async (job: string) => {
+        const { stdout } = await execa('promtool', ['check', 'service-discovery', '--timeout=2s', file, job]);
+        return (JSON.parse(stdout) as { labels: Record<string, string> }[])
+          .map((t) => t.labels)
+          .filter((l) => Object.keys(l).length > 0);
+      };
+
+      const agent = parseYamlConfig(configMapData(objects, 'lpm-agent-config')['agent.yaml']!, agentConfigSchema);
+      const agentTargets = await kept('lpm-agent');
+      expect(agentTargets, name).toHaveLength(1);
+      expect(agentTargets[0]!.instance).toMatch(new RegExp(`:${listenPort(agent.listen)}$`));
+      expect(agentTargets[0]).toMatchObject({ node: 'node-a', namespace: NS, __metrics_path__: '/metrics' });
+
+      const extender = parseYamlConfig(configMapData(objects, 'lpm-extender-config')['extender.yaml']!, extenderConfigSchema);
+      const extenderTargets = await kept('lpm-extender');
+      expect(extenderTargets, name).toHaveLength(1);
+      expect(extenderTargets[0]!.instance).toMatch(new RegExp(`:${listenPort(extender.listen)}$`));
+    }));
+  });
+});
+
+describe('dashboard', () => {
+  const dashboard = JSON.parse(readFileSync(M('grafana/lpm-dashboard.json'), 'utf8')) as {
+    __inputs: { name: string; type: string; pluginId: string }[];
+    templating: { list: { name: string; type: string; query: unknown; datasource?: { uid: string } }[] };
+    schemaVersion: number;
+    uid: string;
+  };
+  const DS = '${DS_PROMETHEUS}';
+
+  it('imports anywhere: the datasource input is used by every panel, target and query variable', () => {
+    expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
+    // Provisioned (no import step), ${DS_PROMETHEUS} resolves through this datasource variable.
+    expect(dashboard.templating.list.find((v) => v.name === 'DS_PROMETHEUS')).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) expect(v.datasource?.uid).toBe(DS);
+    const panels = dashboardPanels(dashboard).filter((p) => p.type !== 'row');
+    expect(panels.length).toBeGreaterThan(10);
+    for (const p of panels as { title: string; datasource?: { uid: string; type: string }; targets?: { datasource?: { uid: string } }[] }[]) {
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DS });
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets!) expect(t.datasource?.uid, p.title).toBe(DS);
+    }
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+    expect(dashboard.uid).toMatch(/^[a-zA-Z0-9-_]{1,40}$/);
+  });
+
+  it('has the matrices, per-link series, heatmap, errors and extender panels', () => {
+    const panels = dashboardPanels(dashboard) as {
+      type: string;
+      title: string;
+      transformations?: { id: string; options: Record<string, string> }[];
+      targets?: { expr: string; format?: string }[];
+    }[];
+    const matrices = panels.filter((p) => p.transformations?.some((t) => t.id === 'groupingToMatrix'));
+    expect(matrices.map((p) => p.type)).toEqual(['table', 'table', 'table', 'table']);
+    for (const p of matrices)
+      expect(p.transformations![0]!.options).toMatchObject({ rowField: 'source_node', columnField: 'target_node', valueField: 'Value' });
+    const exprs = dashboardQueries(dashboard).map((q) => q.rawExpr);
+    const uses = (s: string) => exprs.some((e) => e.includes(s));
+    for (const s of [
+      'lpm:link_rtt_seconds:latest',
+      'lpm:link_bandwidth_bytes_per_second:latest',
+      'lpm:link_packet_loss_ratio:avg5m',
+      'lpm_link_jitter_seconds{',
+      'source_node=~"$source"',
+      'lpm_measurements_total{result!="success"}',
+      'lpm_extender_decisions_total',
+      'lpm_extender_request_duration_seconds_bucket',
+      'lpm_extender_nodes_filtered_total',
+      'lpm_extender_matrix_age_seconds',
+    ])
+      expect(uses(s), s).toBe(true);
+    const heatmap = panels.find((p) => p.type === 'heatmap');
+    expect(heatmap?.targets?.[0]).toMatchObject({ format: 'heatmap' });
+    expect(heatmap?.targets?.[0]?.expr).toContain('lpm_probe_rtt_seconds_bucket');
+    const vars = dashboard.templating.list.filter((v) => v.type === 'query').map((v) => (v.query as { query: string }).query);
+    expect(vars).toContain('label_values(lpm_link_rtt_seconds, source_node)');
+  });
+
+  it('reads only recording rules that manifests/prometheus/recording-rules.yaml defines', () => {
+    const rules = parseYaml(readFileSync(M('prometheus/recording-rules.yaml'), 'utf8')) as {
+      groups: { rules: { record: string }[] }[];
+    };
+    const recorded = new Set(rules.groups.flatMap((g) => g.rules.map((r) => r.record)));
+    const used = dashboardQueries(dashboard).flatMap((q) => q.expr.match(/lpm:[a-z_:0-9]+/g) ?? []);
+    expect(used.length).toBeGreaterThan(0);
+    for (const name of used) expect(recorded, name).toContain(name);
+  });
+});
+
+describe('examples', () => {
+  const schedulerName = (() => {
+    const cfg = kubeSchedulerConfigurationSchema.parse(
+      parseYaml(configMapData(rendered.get('base')!, 'lpm-scheduler-config')['lpm-scheduler-config.yaml']!),
+    );
+    return cfg.profiles![0]!.schedulerName;
+  })();
+
+  it('there are examples', () => expect(exampleFiles.length).toBeGreaterThan(0));
+
+  it.each(exampleFiles)('%s: valid objects, lpm-scheduler, annotations lpm can read', async (file) => {
+    const objects = readYamlObjects(M(`examples/${file}`));
+    const errors: string[] = [];
+    let pods = 0;
+    for (const o of objects) {
+      if (o.kind === 'L2Network') {
+        // Examples go to the user's namespace: validate as if applied to "default".
+        const r = l2NetworkSchema.safeParse({ ...o, metadata: { namespace: 'default', ...o.metadata } });
+        if (!r.success) errors.push(r.error.message);
+        continue;
+      }
+      errors.push(...(await validateBuiltinObject(o)));
+      for (const { spec, owner } of podSpecsOf(o)) {
+        pods++;
+        expect(spec.schedulerName, `${o.kind}/${o.metadata.name}`).toBe(schedulerName);
+        const meta =
+          owner.kind === 'Pod'
+            ? owner.metadata
+            : (owner.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata;
+        const ann = (meta.annotations ?? {}) as Record<string, string>;
+        if (ann[L2SM_NETWORKS_ANNOTATION] !== undefined) expect(parseL2smNetworks(ann[L2SM_NETWORKS_ANNOTATION]).ok).toBe(true);
+        expect(parsePeerSelectors(ann[PEERS_ANNOTATION]).warnings).toEqual([]);
+        expect(parsePeerWeights(ann[PEER_WEIGHTS_ANNOTATION]).warnings).toEqual([]);
+        expect(parsePodLimits(ann).warnings).toEqual([]);
+      }
+    }
+    expect(errors).toEqual([]);
+    expect(pods).toBeGreaterThan(0);
+  });
+
+  it('together they use every lpm annotation', () => {
+    const text = exampleFiles.map((f) => readFileSync(M(`examples/${f}`), 'utf8')).join('\n');
+    for (const a of [L2SM_NETWORKS_ANNOTATION, PEERS_ANNOTATION, PEER_WEIGHTS_ANNOTATION, MAX_RTT_ANNOTATION, MIN_BANDWIDTH_ANNOTATION])
+      expect(text).toContain(`${a}:`);
+  });
+});
+
+describe('the validators catch mistakes (so the checks above can fail)', () => {
+  it('rejects a misspelt field, a wrong type and an unknown scheduler field', async () => {
+    const ds = structuredClone(find(rendered.get('base')!, 'DaemonSet', 'lpm-agent'));
+    const [pod] = podSpecsOf(ds);
+    const c = pod!.spec.containers[0]!;
+    c.readinesProbe = c.readinessProbe;
+    c.ports![0]!.containerPort = '9105' as unknown as number;
+    const errors = await validateBuiltinObject(ds);
+    expect(errors.some((e) => e.includes('unknown field .spec.template.spec.containers[0].readinesProbe'))).toBe(true);
+    expect(errors.some((e) => e.includes('containerPort'))).toBe(true);
+
+    const cfg = parseYaml(configMapData(rendered.get('base')!, 'lpm-scheduler-config')['lpm-scheduler-config.yaml']!) as {
+      extenders: Record<string, unknown>[];
+    };
+    cfg.extenders[0]!.nodeCacheable = true;
+    expect(kubeSchedulerConfigurationSchema.safeParse(cfg).success).toBe(false);
+  });
+});
