@@ -1,12 +1,72 @@
-// PLACEHOLDER: replaced by the real command implementation.
-import type { CommandSpec } from '../src/cli/command.js';
+// `lpm extender --config FILE`: runs the kube-scheduler extender until SIGINT/SIGTERM.
+import { LOG_LEVEL_FLAG, requireStr, str, type CommandSpec } from '../src/cli/command.js';
+import { extenderConfigSchema } from '../src/config/extenderConfig.js';
+import { loadYamlConfig } from '../src/config/loadYaml.js';
+import { createLogger } from '../src/log.js';
+import { VERSION } from '../src/version.js';
+import { createExtender } from './extender.js';
+import { PodCache } from './podCache.js';
+import type { PodStore } from './podStore.js';
 
 export const extenderCommand: CommandSpec = {
   name: 'extender',
-  summary: 'not built yet',
-  usage: 'extender',
-  flags: {},
-  async run() {
-    throw new Error('lpm extender is not built yet');
+  summary: 'Run the kube-scheduler extender: filter and prioritize nodes by measured link RTT and bandwidth.',
+  usage: 'extender --config FILE [--log-level LEVEL]',
+  flags: {
+    config: { type: 'string', short: 'c', description: 'extender YAML config (see docs/extender.md)', value: 'FILE' },
+    'log-level': LOG_LEVEL_FLAG,
+  },
+  details: `Endpoints: POST /filter, POST /prioritize (kube-scheduler's extender verbs), GET /healthz,
+GET /readyz (ready once the first link matrix and the pod cache are loaded), GET /metrics,
+GET /api/v1/links (current link matrix), GET /api/v1/decisions?limit=N&pod=NS/NAME&verb=V.
+
+Minimal config:
+  source:
+    type: direct
+    agents: [http://10.0.0.1:9105, http://10.0.0.2:9105]
+  kubernetes:
+    enabled: true        # pod placements from a list+watch on pods (kubeconfig / in-cluster)`,
+  async run(args) {
+    const file = requireStr(args, 'config', extenderCommand);
+    const logger = createLogger('extender', str(args, 'log-level') ?? 'info');
+    const config = await loadYamlConfig(file, extenderConfigSchema);
+
+    let podCache: PodCache | undefined;
+    let podStore: PodStore | undefined;
+    if (config.kubernetes.enabled) {
+      podCache = new PodCache({
+        connection: {
+          ...(config.kubernetes.kubeconfig ? { kubeconfig: config.kubernetes.kubeconfig } : {}),
+          ...(config.kubernetes.server ? { server: config.kubernetes.server } : {}),
+        },
+        log: logger.child({ part: 'pod-cache' }),
+      });
+      podStore = podCache;
+    }
+    const extender = await createExtender({ config, logger, ...(podStore ? { podStore } : {}) });
+    // The list may take a while on a big cluster: serve (neutral answers, /readyz 503) meanwhile.
+    if (podCache)
+      podCache.start().then(
+        () => logger.info('pod cache loaded'),
+        (err: unknown) => logger.error({ err: (err as Error).message }, 'pod cache failed'),
+      );
+    const url = await extender.start();
+    logger.info(
+      { url, version: VERSION, source: config.source.type, kubernetes: config.kubernetes.enabled, tls: !!config.tls },
+      'lpm extender listening',
+    );
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        resolve();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    podCache?.stop();
+    await extender.close();
+    logger.flush();
+    return 0;
   },
 };

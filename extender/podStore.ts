@@ -26,4 +26,14 @@ export interface PodStore {
    * scheduling request: without this, a burst of peers would not see each other).
    */
   recordChoice(pod: PodInfo, nodeName: string): void;
+
+  // Optional indexes (PodCache and PodIndex have them), so peer resolution is a lookup instead
+  // of a scan of every pod; callers fall back to filtering pods() when a store lacks them.
+  // Results include assumed placements, like pods().
+  /** Pods whose label `key` has exactly `value` (candidates for an equality selector requirement). */
+  podsWithLabel?(key: string, value: string): Iterable<PodInfo>;
+  /** Pods attached to the L2S-M network `network` (its name in `l2sm/networks`). */
+  podsOnNetwork?(network: string): Iterable<PodInfo>;
+  /** Pods of one namespace. */
+  podsInNamespace?(namespace: string): Iterable<PodInfo>;
 }

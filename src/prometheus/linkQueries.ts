@@ -18,12 +18,20 @@ export const SOURCE_METRICS: ReadonlyArray<{ key: LinkMetricKey; type: Measureme
 
 export const TIMESTAMP_METRIC = 'lpm_link_last_measurement_timestamp_seconds';
 
-/** One query per gauge, optionally restricted with a label matcher such as network="lpm-measurement". */
-export function linkQueries(matcher = ''): { key: LinkMetricKey | 'timestamp'; query: string }[] {
+/**
+ * One query per gauge plus one for the measurement times. With `recorded` (the default), the
+ * recording rules we ship (lpm:link_*:latest, manifests/prometheus/recording-rules.yaml); without,
+ * the same aggregation over the raw gauges, for a Prometheus that lacks our rules. `matcher` adds a
+ * label matcher such as network="lpm-measurement".
+ */
+export function linkQueries(matcher = '', recorded = true): { key: LinkMetricKey | 'timestamp'; query: string }[] {
   const sel = matcher ? `{${matcher}}` : '';
+  const q = (raw: string, by: string) =>
+    recorded ? `${raw.replace(/^lpm_link_/, 'lpm:link_')}:latest${sel}` : `max by (${by}) (${raw}${sel})`;
+  const link = 'source_node, target_node, network';
   return [
-    ...SOURCE_METRICS.map((m) => ({ key: m.key, query: `${promName(m.key)}${sel}` })),
-    { key: 'timestamp' as const, query: `${TIMESTAMP_METRIC}${sel}` },
+    ...SOURCE_METRICS.map((m) => ({ key: m.key, query: q(promName(m.key), link) })),
+    { key: 'timestamp' as const, query: q(TIMESTAMP_METRIC, `${link}, metric`) },
   ];
 }
 

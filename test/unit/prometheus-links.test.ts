@@ -13,9 +13,12 @@ const labels = (s: string, t: string, extra: Record<string, string> = {}) => ({
 
 describe('prometheus link queries', () => {
   it('queries every gauge and the measurement timestamps, with an optional matcher', () => {
-    const q = linkQueries('network="net-a"');
-    expect(q.map((x) => x.query)).toContain('lpm_link_rtt_seconds{network="net-a"}');
-    expect(q.map((x) => x.query)).toContain('lpm_link_last_measurement_timestamp_seconds{network="net-a"}');
+    const recorded = linkQueries('network="net-a"').map((x) => x.query);
+    expect(recorded).toContain('lpm:link_rtt_seconds:latest{network="net-a"}');
+    expect(recorded).toContain('lpm:link_last_measurement_timestamp_seconds:latest{network="net-a"}');
+    const raw = linkQueries('', false).map((x) => x.query);
+    expect(raw).toContain('max by (source_node, target_node, network) (lpm_link_bandwidth_bytes_per_second)');
+    expect(raw).toContain('max by (source_node, target_node, network, metric) (lpm_link_last_measurement_timestamp_seconds)');
   });
 
   it('dates each value by the agent measurement time, not the scrape time', () => {

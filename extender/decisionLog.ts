@@ -1,0 +1,64 @@
+// The last N scheduling decisions, for GET /api/v1/decisions: what was asked, what we answered and
+// why (per node raw and final score, the peers and links that drove it, unknown/stale values,
+// ignored annotations). A ring buffer: constant memory, oldest dropped first.
+
+export interface NodeDecision {
+  node: string;
+  raw: number;
+  score: number;
+  /** Filter only: why the node was removed. */
+  filtered?: string;
+  unknown: number;
+  stale: number;
+  /** Per peer node: what drove the score (present for the top `detailNodes` and filtered nodes). */
+  links?: string[];
+}
+
+export interface Decision {
+  id: number;
+  /** ISO time. */
+  time: string;
+  verb: 'filter' | 'prioritize';
+  pod: string;
+  mode: 'nodeNames' | 'nodeList';
+  outcome: 'scored' | 'neutral' | 'error';
+  /** Why we had no opinion (neutral), or the error. */
+  reason?: string;
+  durationSeconds: number;
+  candidates: number;
+  limits?: string;
+  peers?: Array<{ id: string; node: string; weight: number; via: string[]; weightFrom: string }>;
+  unplacedPeers?: string[];
+  warnings: string[];
+  matrix?: { refreshedAt: number; links: number } | null;
+  lookups?: { fresh: number; stale: number; unknown: number };
+  /** Filter: nodes passing; prioritize: the node scored highest (recorded as the pod's placement). */
+  chosen?: string | null;
+  passed?: number;
+  nodes?: NodeDecision[];
+}
+
+export class DecisionLog {
+  private readonly buf: Decision[] = [];
+  private next = 0;
+  private seq = 0;
+
+  constructor(readonly capacity: number) {}
+
+  add(d: Omit<Decision, 'id'>): Decision {
+    const full = { id: ++this.seq, ...d } as Decision;
+    if (this.capacity <= 0) return full;
+    if (this.buf.length < this.capacity) this.buf.push(full);
+    else this.buf[this.next] = full;
+    this.next = (this.next + 1) % this.capacity;
+    return full;
+  }
+
+  /** Newest first, optionally only for one pod ("namespace/name") or verb. */
+  list(opts: { limit?: number; pod?: string; verb?: string } = {}): Decision[] {
+    const ordered = [...this.buf].sort((a, b) => b.id - a.id);
+    return ordered
+      .filter((d) => (!opts.pod || d.pod === opts.pod) && (!opts.verb || d.verb === opts.verb))
+      .slice(0, opts.limit ?? ordered.length);
+  }
+}

@@ -1,0 +1,130 @@
+// Wires one extender together: config -> metric source + matrix cache, pod store, decision log,
+// metrics and the HTTP server. Used by `lpm extender`, by the scenario simulator and by tests
+// (which pass their own source and pod store).
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { scoringConfig, type ExtenderConfig } from '../src/config/extenderConfig.js';
+import type { Logger } from '../src/log.js';
+import { DecisionLog } from './decisionLog.js';
+import type { HandlerContext } from './handlers.js';
+import { MemoryPodStore } from './memoryPodStore.js';
+import { ExtenderMetrics } from './metrics.js';
+import type { PodStore } from './podStore.js';
+import { buildServer, type TlsMaterial } from './server.js';
+import { createSource } from './sources/index.js';
+import { MatrixCache, type MetricSource } from './sources/source.js';
+
+export interface ExtenderOptions {
+  config: ExtenderConfig;
+  /** Default: MemoryPodStore with config.pods (the command passes the informer-backed cache). */
+  podStore?: PodStore;
+  /** Default: built from config.source. */
+  source?: MetricSource;
+  logger?: Logger;
+  /** Unix seconds; tests move time. */
+  now?: () => number;
+}
+
+export interface Extender {
+  app: FastifyInstance;
+  cache: MatrixCache;
+  podStore: PodStore;
+  metrics: ExtenderMetrics;
+  decisions: DecisionLog;
+  /** Starts the matrix refresh loop and listens; resolves with the bound URL. */
+  start(listen?: { host: string; port: number }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** "0.0.0.0:8888" / "[::1]:8888" / ":8888" -> host and port. */
+export function splitListen(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
+  return { host, port: Number(listen.slice(at + 1)) };
+}
+
+async function readTls(tls: ExtenderConfig['tls']): Promise<TlsMaterial | undefined> {
+  if (!tls) return undefined;
+  const read = async (file: string, field: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new Error(`tls.${field}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    cert: await read(tls.cert, 'cert'),
+    key: await read(tls.key, 'key'),
+    ...(tls.clientCA ? { ca: await read(tls.clientCA, 'clientCA') } : {}),
+  };
+}
+
+export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
+  const { config, logger } = opts;
+  const podStore =
+    opts.podStore ??
+    new MemoryPodStore(
+      config.pods.map((p) => ({
+        namespace: p.namespace,
+        name: p.name,
+        labels: p.labels,
+        annotations: p.annotations,
+        ...(p.nodeName ? { nodeName: p.nodeName } : {}),
+        ...(p.phase ? { phase: p.phase } : {}),
+      })),
+    );
+  const source = opts.source ?? createSource(config.source);
+  let cache: MatrixCache | undefined;
+  const metrics = new ExtenderMetrics(() => cache);
+  cache = new MatrixCache(source, {
+    ...(logger ? { logger } : {}),
+    onRefresh: (type, result) => metrics.sourceRefreshes.inc({ source: type, result }),
+  });
+  const decisions = new DecisionLog(config.decisions.keep);
+  const ctx: HandlerContext = {
+    podStore,
+    matrix: () => cache.current,
+    scoring: scoringConfig(config),
+    peers: {
+      networks: config.peers.networks,
+      ignoreNetworks: config.peers.ignoreNetworks,
+      defaultWeight: config.peers.defaultWeight,
+    },
+    decisions,
+    detailNodes: config.decisions.detailNodes,
+    metrics,
+    ...(logger ? { logger } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  };
+  const tls = await readTls(config.tls);
+  const app = buildServer({
+    ctx,
+    cache,
+    podStore,
+    decisions,
+    metrics,
+    bodyLimit: config.bodyLimit,
+    ...(tls ? { tls } : {}),
+    ...(logger ? { logger } : {}),
+  });
+
+  return {
+    app,
+    cache,
+    podStore,
+    metrics,
+    decisions,
+    async start(listen = splitListen(config.listen)) {
+      cache.start();
+      await app.listen({ host: listen.host, port: listen.port });
+      const addr = app.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
+    },
+    async close() {
+      await cache.stop();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,91 @@
+// The extender's Prometheus metrics (names fixed: the Grafana dashboard reads them). Own registry,
+// so tests can run several extenders in one process.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Freshness } from '../src/linkMatrix.js';
+import type { FilterReason } from '../src/scoring.js';
+import { VERSION } from '../src/version.js';
+import type { MatrixCache } from './sources/source.js';
+
+export type Verb = 'filter' | 'prioritize';
+export type Outcome = 'scored' | 'neutral' | 'error';
+
+export class ExtenderMetrics {
+  readonly registry = new Registry();
+  readonly requestDuration: Histogram<'verb'>;
+  readonly decisions: Counter<'verb' | 'outcome'>;
+  readonly nodesFiltered: Counter<'reason'>;
+  readonly linkLookups: Counter<'status'>;
+  readonly sourceRefreshes: Counter<'source' | 'result'>;
+
+  constructor(cache: () => MatrixCache | undefined) {
+    const registers = [this.registry];
+    this.requestDuration = new Histogram({
+      name: 'lpm_extender_request_duration_seconds',
+      help: 'Time to answer a kube-scheduler filter or prioritize call, body parsing included',
+      labelNames: ['verb'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.decisions = new Counter({
+      name: 'lpm_extender_decisions_total',
+      help: 'Answers given, by verb and outcome (scored: link-aware; neutral: no opinion, e.g. no peers or no matrix; error: malformed request)',
+      labelNames: ['verb', 'outcome'],
+      registers,
+    });
+    this.nodesFiltered = new Counter({
+      name: 'lpm_extender_nodes_filtered_total',
+      help: 'Candidate nodes removed by filter, by the limit they broke',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.linkLookups = new Counter({
+      name: 'lpm_extender_link_lookups_total',
+      help: 'Link metric lookups while scoring, by freshness of the value found',
+      labelNames: ['status'],
+      registers,
+    });
+    this.sourceRefreshes = new Counter({
+      name: 'lpm_extender_source_refreshes_total',
+      help: 'Link matrix refreshes from the metric source',
+      labelNames: ['source', 'result'],
+      registers,
+    });
+    new Gauge({
+      name: 'lpm_extender_matrix_age_seconds',
+      help: 'Seconds since the last successful link matrix refresh (absent before the first)',
+      registers,
+      collect() {
+        const snap = cache()?.current;
+        this.reset();
+        if (snap) this.set(Math.max(0, Date.now() / 1000 - snap.refreshedAt));
+      },
+    });
+    new Gauge({
+      name: 'lpm_extender_matrix_links',
+      help: 'Directed links in the current link matrix',
+      registers,
+      collect() {
+        this.set(cache()?.current?.matrix.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'lpm_build_info',
+      help: 'Build information, always 1',
+      labelNames: ['version', 'component'],
+      registers,
+    }).set({ version: VERSION, component: 'extender' }, 1);
+    // zero series so dashboards and rate() see every label value from the start
+    for (const verb of ['filter', 'prioritize'] as const)
+      for (const outcome of ['scored', 'neutral', 'error'] as const) this.decisions.inc({ verb, outcome }, 0);
+    for (const reason of ['max_rtt', 'min_bandwidth'] as const) this.nodesFiltered.inc({ reason }, 0);
+    for (const status of ['fresh', 'stale', 'unknown'] as const) this.linkLookups.inc({ status }, 0);
+  }
+
+  countLookups(l: Record<Freshness, number>): void {
+    for (const status of ['fresh', 'stale', 'unknown'] as const) if (l[status]) this.linkLookups.inc({ status }, l[status]);
+  }
+
+  countFiltered(reason: FilterReason, n = 1): void {
+    this.nodesFiltered.inc({ reason }, n);
+  }
+}

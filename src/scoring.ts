@@ -1,0 +1,333 @@
+// The scoring model (docs/extender.md has the same formula with a worked example).
+//
+// For a candidate node n and a peer's node m:
+//   quality(n, m) = 1                                    if n = m (co-located: no network hop)
+//                 = (wR·qR + wB·qB) / (wR + wB)          otherwise
+//   qR = Rref / (Rref + rtt)          1 at 0 s, 1/2 at the reference RTT, -> 0 as RTT grows
+//   qB = bw / (bw + Bref)             0 at 0 B/s, 1/2 at the reference bandwidth, -> 1 as it grows
+// A component whose measurement is unknown or stale is `unknownQuality` (default 1/2, exactly the
+// quality of a link at the references: "ordinary", neither rewarded nor penalised).
+//   raw(n)   = Σ over peers q of weight(q) · quality(n, node(q))
+//   score(n) = round(10 · raw(n) / max over candidates raw), 0 for all when that max is 0.
+// With quality 1 on the same node and 0 elsewhere, raw(n) is NetMARKS' score (the traffic weight of
+// the peers already on n), and the scaling keeps its ratios.
+//
+// Filter: a candidate fails when a *fresh* measurement towards any peer's node breaks the pod's
+// max-rtt or min-bandwidth. Unknown and stale values never filter. A co-located peer never fails.
+//
+// Links are directed; the agent on n measures n->m. We use n->m when fresh, else m->n when fresh,
+// else the better-known of the two (stale over unknown), and say which direction was used.
+import type { Freshness, LinkMatrix } from './linkMatrix.js';
+import type { LinkMetricKey, LinkMetrics, TimedValue } from './linkMetrics.js';
+import type { PodLimits } from './podLimits.js';
+import type { ResolvedPeers } from './peers.js';
+import { formatBandwidth, formatDuration } from './units.js';
+import { MAX_EXTENDER_PRIORITY } from './extenderProtocol.js';
+
+export interface ScoringConfig {
+  rttWeight: number;
+  bandwidthWeight: number;
+  /** Seconds: the RTT at which qR = 1/2. */
+  rttReference: number;
+  /** Bytes/s: the bandwidth at which qB = 1/2. */
+  bandwidthReference: number;
+  /** Quality of a component whose value is unknown or stale, 0..1. */
+  unknownQuality: number;
+  /** Seconds after which a measurement is stale. */
+  rttMaxAge: number;
+  bandwidthMaxAge: number;
+}
+
+export const DEFAULT_SCORING: ScoringConfig = {
+  rttWeight: 1,
+  bandwidthWeight: 1,
+  rttReference: 0.01,
+  bandwidthReference: 100e6 / 8,
+  unknownQuality: 0.5,
+  rttMaxAge: 30,
+  bandwidthMaxAge: 900,
+};
+
+export type FilterReason = 'max_rtt' | 'min_bandwidth';
+
+export interface MetricView {
+  status: Freshness;
+  value?: number;
+  ageSeconds?: number;
+  /** Which measurement was used: the candidate's own (n->m) or the peer node's (m->n). */
+  direction?: 'forward' | 'reverse';
+}
+
+export interface LinkView {
+  /** The peer node this link goes to. */
+  peerNode: string;
+  /** Peers on that node ("namespace/name"). */
+  peers: string[];
+  /** Total weight of those peers. */
+  weight: number;
+  quality: number;
+  /** weight × quality: this link's share of raw(n). */
+  contribution: number;
+  /** Absent when co-located. */
+  rtt?: MetricView;
+  bandwidth?: MetricView;
+}
+
+export interface Violation {
+  reason: FilterReason;
+  message: string;
+}
+
+export interface NodeEvaluation {
+  readonly node: string;
+  raw: number;
+  /** 0..10, set by scaleScores. */
+  score: number;
+  /** Per peer node: what drove the score (computed on demand). */
+  readonly links: LinkView[];
+  violations: Violation[];
+  /** Metric lookups (rtt, bandwidth) that were unknown / stale for this node. */
+  unknown: number;
+  stale: number;
+}
+
+export interface Evaluation {
+  outcome: 'scored' | 'neutral';
+  /** Why the answer is neutral (no opinion): no peers, no matrix. */
+  neutralReason?: string;
+  nodes: NodeEvaluation[];
+  lookups: Record<Freshness, number>;
+}
+
+export interface EvaluateInput {
+  candidates: readonly string[];
+  peers: ResolvedPeers;
+  limits: PodLimits;
+  /** undefined: no matrix loaded yet. */
+  matrix: LinkMatrix | undefined;
+  /** Unix seconds. */
+  now: number;
+  config: ScoringConfig;
+}
+
+export const rttQuality = (rtt: number, ref: number): number => (rtt <= 0 ? 1 : ref / (ref + rtt));
+export const bandwidthQuality = (bw: number, ref: number): number => (bw <= 0 ? 0 : bw / (bw + ref));
+
+// Picks the value to use for one metric of link n<->m into `out` (no allocation on the hot path).
+function pickInto(
+  out: MetricView,
+  fwd: LinkMetrics | undefined,
+  rev: LinkMetrics | undefined,
+  key: LinkMetricKey,
+  now: number,
+  maxAge: number,
+): MetricView {
+  const f = fwd?.[key];
+  const r = rev?.[key];
+  let v: TimedValue | undefined;
+  if (f && now - f.timestamp <= maxAge) {
+    out.status = 'fresh';
+    out.direction = 'forward';
+    v = f;
+  } else if (r && now - r.timestamp <= maxAge) {
+    out.status = 'fresh';
+    out.direction = 'reverse';
+    v = r;
+  } else if (f || r) {
+    out.status = 'stale';
+    out.direction = f ? 'forward' : 'reverse';
+    v = f ?? r;
+  } else {
+    out.status = 'unknown';
+    out.direction = undefined;
+  }
+  out.value = v?.value;
+  out.ageSeconds = v ? Math.max(0, now - v.timestamp) : undefined;
+  return out;
+}
+
+const newView = (): MetricView => ({ status: 'unknown' });
+
+/** quality(n, m) from the two metric views (co-location is handled by the caller). */
+export function linkQuality(rtt: MetricView, bw: MetricView, c: ScoringConfig): number {
+  const qR = rtt.status === 'fresh' ? rttQuality(rtt.value!, c.rttReference) : c.unknownQuality;
+  const qB = bw.status === 'fresh' ? bandwidthQuality(bw.value!, c.bandwidthReference) : c.unknownQuality;
+  const wSum = c.rttWeight + c.bandwidthWeight;
+  return wSum > 0 ? (c.rttWeight * qR + c.bandwidthWeight * qB) / wSum : c.unknownQuality;
+}
+
+interface EvalContext {
+  matrix: LinkMatrix;
+  now: number;
+  config: ScoringConfig;
+  peerNodes: Array<[string, number]>;
+  peersOn: Map<string, string[]>;
+}
+
+// One candidate's result. The per-link explanation (`links`) is computed only when asked for
+// (the decision log asks for the top few nodes), so scoring 5000 nodes allocates almost nothing.
+class CandidateEvaluation implements NodeEvaluation {
+  raw = 0;
+  score = 0;
+  violations: Violation[] = [];
+  unknown = 0;
+  stale = 0;
+  private cachedLinks: LinkView[] | undefined;
+
+  constructor(
+    readonly node: string,
+    private readonly ctx?: EvalContext,
+  ) {}
+
+  get links(): LinkView[] {
+    if (!this.ctx) return [];
+    this.cachedLinks ??= linkViews(this.node, this.ctx);
+    return this.cachedLinks;
+  }
+}
+
+function linkViews(n: string, c: EvalContext): LinkView[] {
+  return c.peerNodes.map(([m, weight]) => {
+    const peers = c.peersOn.get(m) ?? [];
+    if (m === n) return { peerNode: m, peers, weight, quality: 1, contribution: weight };
+    const fwd = c.matrix.get(n, m);
+    const rev = c.matrix.get(m, n);
+    const rtt = pickInto(newView(), fwd, rev, 'rtt_seconds', c.now, c.config.rttMaxAge);
+    const bandwidth = pickInto(newView(), fwd, rev, 'bandwidth_bytes_per_second', c.now, c.config.bandwidthMaxAge);
+    const quality = linkQuality(rtt, bandwidth, c.config);
+    return { peerNode: m, peers, weight, quality, contribution: weight * quality, rtt, bandwidth };
+  });
+}
+
+/**
+ * Scores and filter verdicts for every candidate. Peers are already resolved; per candidate this
+ * is a matrix lookup per distinct peer node.
+ */
+export function evaluate(input: EvaluateInput): Evaluation {
+  const { candidates, peers, limits, matrix, now, config } = input;
+  const lookups: Record<Freshness, number> = { fresh: 0, stale: 0, unknown: 0 };
+
+  if (peers.weightByNode.size === 0)
+    return {
+      outcome: 'neutral',
+      neutralReason: peers.unplaced.length
+        ? `no placed peers (${peers.unplaced.length} not placed yet)`
+        : 'the pod has no peers',
+      nodes: candidates.map((n) => new CandidateEvaluation(n)),
+      lookups,
+    };
+  if (!matrix)
+    return {
+      outcome: 'neutral',
+      neutralReason: 'no link matrix loaded yet',
+      nodes: candidates.map((n) => new CandidateEvaluation(n)),
+      lookups,
+    };
+
+  const peersOn = new Map<string, string[]>();
+  for (const p of peers.peers) {
+    const list = peersOn.get(p.node);
+    if (list) list.push(p.id);
+    else peersOn.set(p.node, [p.id]);
+  }
+  const ctx: EvalContext = { matrix, now, config, peerNodes: [...peers.weightByNode.entries()], peersOn };
+  const rtt = newView();
+  const bw = newView();
+
+  const nodes = candidates.map((n) => {
+    const ev = new CandidateEvaluation(n, ctx);
+    let rttBad = 0;
+    let rttWorst = -Infinity;
+    let rttWorstNode = '';
+    let bwBad = 0;
+    let bwWorst = Infinity;
+    let bwWorstNode = '';
+    for (const [m, weight] of ctx.peerNodes) {
+      if (m === n) {
+        ev.raw += weight;
+        continue;
+      }
+      const fwd = matrix.get(n, m);
+      const rev = matrix.get(m, n);
+      pickInto(rtt, fwd, rev, 'rtt_seconds', now, config.rttMaxAge);
+      pickInto(bw, fwd, rev, 'bandwidth_bytes_per_second', now, config.bandwidthMaxAge);
+      lookups[rtt.status]++;
+      lookups[bw.status]++;
+      if (rtt.status === 'unknown') ev.unknown++;
+      else if (rtt.status === 'stale') ev.stale++;
+      if (bw.status === 'unknown') ev.unknown++;
+      else if (bw.status === 'stale') ev.stale++;
+      ev.raw += weight * linkQuality(rtt, bw, config);
+
+      // keep only the worst offender per limit: messages are built once per failing node
+      if (limits.maxRtt !== undefined && rtt.status === 'fresh' && rtt.value! > limits.maxRtt) {
+        rttBad++;
+        if (rtt.value! > rttWorst) [rttWorst, rttWorstNode] = [rtt.value!, m];
+      }
+      if (limits.minBandwidth !== undefined && bw.status === 'fresh' && bw.value! < limits.minBandwidth) {
+        bwBad++;
+        if (bw.value! < bwWorst) [bwWorst, bwWorstNode] = [bw.value!, m];
+      }
+    }
+    if (rttBad)
+      ev.violations.push({
+        reason: 'max_rtt',
+        message: `RTT to ${who(rttWorstNode, peersOn)} is ${formatDuration(rttWorst)}, over the pod's max-rtt ${formatDuration(limits.maxRtt!)}${more(rttBad)}`,
+      });
+    if (bwBad)
+      ev.violations.push({
+        reason: 'min_bandwidth',
+        message: `bandwidth to ${who(bwWorstNode, peersOn)} is ${formatBandwidth(bwWorst)}, under the pod's min-bandwidth ${formatBandwidth(limits.minBandwidth!)}${more(bwBad)}`,
+      });
+    return ev;
+  });
+  scaleScores(nodes);
+  return { outcome: 'scored', nodes, lookups };
+}
+
+const more = (n: number) => (n > 1 ? ` (and ${n - 1} more peer node${n > 2 ? 's' : ''})` : '');
+
+function who(m: string, peersOn: Map<string, string[]>): string {
+  const ids = peersOn.get(m) ?? [];
+  return `${m} (peer${ids.length > 1 ? 's' : ''} ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', ...' : ''})`;
+}
+
+/** score = round(10 · raw / max raw); all 0 when max raw is 0. Mutates and returns the list. */
+export function scaleScores<T extends { raw: number; score: number }>(nodes: T[]): T[] {
+  let max = 0;
+  for (const n of nodes) if (n.raw > max) max = n.raw;
+  for (const n of nodes) {
+    const s = max > 0 ? Math.round((MAX_EXTENDER_PRIORITY * n.raw) / max) : 0;
+    n.score = Math.min(MAX_EXTENDER_PRIORITY, Math.max(0, s));
+  }
+  return nodes;
+}
+
+/** The FailedAndUnresolvableNodes text for a node's violations. */
+export function violationText(v: readonly Violation[]): string {
+  return `lpm: ${v.map((x) => x.message).join('; ')}`;
+}
+
+function describeMetric(name: string, v: MetricView | undefined, fmt: (x: number) => string, maxAge: number): string {
+  if (!v) return '';
+  const dir = v.direction === 'reverse' ? ' (reverse direction)' : '';
+  if (v.status === 'unknown') return `${name} unknown (neutral)`;
+  if (v.status === 'stale')
+    return `${name} ${fmt(v.value!)} stale: measured ${formatDuration(v.ageSeconds!)} ago, max age ${formatDuration(maxAge)}${dir} (neutral, not used for filtering)`;
+  return `${name} ${fmt(v.value!)}${dir}`;
+}
+
+/** One line per link: what drove this node's score, and which values were unknown or stale. */
+export function explainNode(ev: NodeEvaluation, c: ScoringConfig): string[] {
+  return ev.links.map((l) => {
+    const head = `${l.peerNode} [${l.peers.join(', ')}] weight ${round(l.weight)}`;
+    if (!l.rtt) return `${head}: co-located, quality 1`;
+    const rtt = describeMetric('rtt', l.rtt, formatDuration, c.rttMaxAge);
+    const bw = describeMetric('bandwidth', l.bandwidth, formatBandwidth, c.bandwidthMaxAge);
+    return `${head}: ${rtt}, ${bw}, quality ${round(l.quality)}`;
+  });
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
