@@ -2,9 +2,15 @@
 // execa with an argument array; names are validated first so nothing odd reaches the kernel.
 import { execa } from 'execa';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/; // IFNAMSIZ-1 for links; namespaces use the same rule
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/; // IFNAMSIZ-1 for links
+// Namespaces are files under /run/netns, so they may be longer (lab nodes: lpm-LAB-NODE).
+const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 export function checkName(kind: string, name: string): string {
+  if (kind === 'namespace') {
+    if (!NETNS_NAME.test(name)) throw new Error(`invalid namespace name "${name}" (1-63 chars of A-Z a-z 0-9 _ . -)`);
+    return name;
+  }
   if (!NAME.test(name)) throw new Error(`invalid ${kind} name "${name}" (1-15 chars of A-Z a-z 0-9 _ . -)`);
   return name;
 }
@@ -14,6 +20,14 @@ export async function ip(args: string[], netns?: string): Promise<string> {
   const full = netns ? ['-n', checkName('namespace', netns), ...args] : args;
   const r = await execa('ip', full, { reject: false });
   if (r.exitCode !== 0) throw new Error(`ip ${full.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  return r.stdout;
+}
+
+/** Runs `bridge ARGS...` (iproute2's fdb tool), optionally inside a namespace. */
+export async function bridge(args: string[], netns?: string): Promise<string> {
+  const full = netns ? ['-n', checkName('namespace', netns), ...args] : args;
+  const r = await execa('bridge', full, { reject: false });
+  if (r.exitCode !== 0) throw new Error(`bridge ${full.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
   return r.stdout;
 }
 
