@@ -10,6 +10,7 @@
 // Each agent is configured on its own: node-a may measure a->b while node-b measures nothing.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { windowSeconds } from '../bandwidthSchedule.js';
 import { MEASUREMENT_TYPES } from '../linkMetrics.js';
 import { bandwidth, duration, listenAddress, objectName } from './fields.js';
 
@@ -77,6 +78,10 @@ const kubernetesDiscovery = z
     namespace: z.string().min(1).optional(),
     /** Label selector matching the agent pods. */
     labelSelector: z.string().min(1).default('app.kubernetes.io/name=lpm-agent'),
+    /** API server connection; default: the pod's service account (or KUBECONFIG outside a cluster). */
+    kubeconfig: z.string().min(1).optional(),
+    /** Plain API server URL without credentials (kubectl proxy, tests). */
+    server: z.string().url().optional(),
   })
   .strict();
 
@@ -102,6 +107,11 @@ export const agentConfigSchema = z
         port: z.number().int().min(1).max(65535).default(5201),
         /** iperf3 --idle-timeout: a vanished client cannot wedge the server longer than this. */
         idleTimeout: duration().default('30s'),
+        /**
+         * Length of one bandwidth-schedule slot. Default: just enough for two windows (one per
+         * direction) of every iperf3 metric, each duration + omit + 3s. Must be the same on all agents.
+         */
+        slot: duration().optional(),
       })
       .strict()
       .default({}),
@@ -118,6 +128,15 @@ export const agentConfigSchema = z
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['peers', i, 'name'], message: `duplicate peer "${p.name}"` });
       seen.add(p.name);
     });
+    if (cfg.iperf3.slot !== undefined) {
+      const need = cfg.metrics.filter((m) => m.type !== 'rtt').reduce((s, m) => s + 2 * windowSeconds(m.iperf3), 0);
+      if (cfg.iperf3.slot < need)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['iperf3', 'slot'],
+          message: `slot must be at least ${need}s: two windows (one per direction) of duration + omit + 3s for every iperf3 metric`,
+        });
+    }
     if (cfg.peers.length === 0 && !cfg.discovery.kubernetes)
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

@@ -285,9 +285,12 @@ export class FakeKubeApi {
       } catch {
         throw new BadRequest('invalid continue token');
       }
+      if (this.expireContinues > 0) {
+        this.expireContinues--;
+        this.snapshots.delete(token.id);
+      }
       const found = this.snapshots.get(token.id);
-      if (this.expireContinues > 0) this.expireContinues--, this.snapshots.delete(token.id);
-      if (!found || !this.snapshots.has(token.id)) {
+      if (!found) {
         return this.status(res, 410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.');
       }
       snapshot = found;

@@ -1,0 +1,100 @@
+// The agent's two schedulers with fake timers: RTT timers follow the job list; the bandwidth
+// loop runs tests at window starts and retries busy answers only while the window has room.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BandwidthScheduler } from '../../agent/bandwidthScheduler.js';
+import { RttScheduler, type RttJob } from '../../agent/rttScheduler.js';
+import type { PlannedTest } from '../../src/bandwidthSchedule.js';
+import type { MeasurementResult } from '../../src/linkMetrics.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(999_999_500); // unix ms: half a second before a slot boundary at 1_000_000 s
+});
+afterEach(() => vi.useRealTimers());
+
+const job = (target: string, interval = 10): RttJob => ({ key: `k-${target}-${interval}`, target, address: '10.0.0.2', interval });
+
+describe('RttScheduler', () => {
+  it('runs each job around its interval, keeps unchanged jobs and drops removed ones', async () => {
+    const runs: string[] = [];
+    const s = new RttScheduler(async (j) => void runs.push(j.target), () => 0.5);
+    s.update([job('b'), job('c')]);
+    await vi.advanceTimersByTimeAsync(5_000); // first run after random * min(interval, 10) = 5 s
+    expect(runs.sort()).toEqual(['b', 'c']);
+    await vi.advanceTimersByTimeAsync(10_000); // interval * (0.9 + 0.2 * 0.5) = 10 s
+    expect(runs).toHaveLength(4);
+    s.update([job('b')]);
+    expect(s.keys()).toEqual(['k-b-10']);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs.filter((r) => r === 'c')).toHaveLength(2);
+    expect(runs.filter((r) => r === 'b')).toHaveLength(3);
+    await s.stop();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(runs).toHaveLength(5);
+  });
+
+  it('never overlaps a job with itself when a run outlasts the interval', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const s = new RttScheduler(async () => {
+      maxActive = Math.max(maxActive, ++active);
+      await new Promise((r) => setTimeout(r, 25_000));
+      active--;
+    }, () => 0);
+    s.update([job('b', 10)]);
+    await vi.advanceTimersByTimeAsync(100_000);
+    expect(maxActive).toBe(1);
+    const stopped = s.stop(); // waits for the run in progress
+    await vi.advanceTimersByTimeAsync(25_000);
+    await stopped;
+  });
+});
+
+describe('BandwidthScheduler', () => {
+  const ctx = { nodes: ['node-a', 'node-b'], self: 'node-a', jobs: [{ type: 'bandwidth' as const, interval: 0, duration: 2, omit: 0, targets: 'all' as const }] };
+
+  it('runs the test at the start of its window (lower node sends in phase 0)', async () => {
+    const starts: number[] = [];
+    const s = new BandwidthScheduler(async (t: PlannedTest) => {
+      starts.push(Date.now() / 1000);
+      expect(t.target).toBe('node-b');
+      return 'success';
+    });
+    s.update(ctx);
+    await vi.advanceTimersByTimeAsync(25_500);
+    // slot = 10 s (two windows of 5 s); node-a sends at 0 s of each slot
+    expect(starts).toEqual([1_000_000, 1_000_010, 1_000_020]);
+    await s.stop();
+  });
+
+  it('the higher node sends in the second window', async () => {
+    const starts: number[] = [];
+    const s = new BandwidthScheduler(async () => {
+      starts.push(Date.now() / 1000);
+      return 'success';
+    });
+    s.update({ ...ctx, self: 'node-b' });
+    await vi.advanceTimersByTimeAsync(12_500);
+    expect(starts).toEqual([1_000_005]);
+    await s.stop();
+  });
+
+  it('retries busy answers with jitter while the window has room, then gives up until the next sweep', async () => {
+    const attempts: Array<[number, number]> = [];
+    const s = new BandwidthScheduler(
+      async (_t, attempt) => {
+        attempts.push([attempt, Date.now() / 1000]);
+        return 'busy' as MeasurementResult;
+      },
+      () => Date.now() / 1000,
+      () => 0, // 0.5 s wait
+    );
+    s.update({ ...ctx, jobs: [{ ...ctx.jobs[0]!, duration: 1 }] }); // window 4 s, needs 1 + 1.5
+    await vi.advanceTimersByTimeAsync(4_400);
+    // window [0, 4); an attempt needs 1 s + 1.5 s margin and each retry waits 0.5 s: attempts at
+    // 0, 0.5, 1.0 and 1.5 fit (1.5 + 0.5 + 2.5 > 4 stops there).
+    expect(attempts.map(([a]) => a)).toEqual([1, 2, 3, 4]);
+    expect(attempts.map(([, t]) => t - 1_000_000)).toEqual([0, 0.5, 1, 1.5]);
+    await s.stop();
+  });
+});
