@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { bool, LOG_LEVEL_FLAG, str, UsageError, type CommandSpec, type ParsedArgs } from '../../src/cli/command.js';
 import { createLogger } from '../../src/log.js';
-import { formatBandwidth, formatDuration } from '../../src/units.js';
+import { formatBandwidth, formatDuration, parseDuration } from '../../src/units.js';
 import type { LinkProperties } from '../../src/topology.js';
 import { agentUrl } from './agents.js';
 import { startEmulator } from './emulator.js';
@@ -14,7 +14,7 @@ import { parseSetArgs } from './setArgs.js';
 import { emulatorInfoPath, listLabs, resolveLab, writeJsonAtomic, type LabState } from './state.js';
 
 const DETAILS = `Subcommands:
-  lab up FILE [--agents]                 create the lab described by the topology file FILE
+  lab up FILE [--agents] [--prometheus] create the lab described by the topology file FILE
   lab down [NAME]                        stop its processes, remove its namespaces and links
   lab status [NAME] [--json]             nodes, addresses, links (live counters), processes
   lab exec NODE [--lab NAME] -- CMD...   run CMD inside NODE's network namespace
@@ -37,6 +37,11 @@ export const labCommand: CommandSpec = {
   allowPositionals: true,
   flags: {
     agents: { type: 'boolean', description: 'up: also start one lpm agent per node' },
+    prometheus: {
+      type: 'boolean',
+      description: "up: also start Debian's prometheus on loopback (port 9090 if free) scraping the agents and the emulator",
+    },
+    'scrape-interval': { type: 'string', description: 'up --prometheus: scrape interval', default: '15s', value: 'DURATION' },
     'normal-priority': {
       type: 'boolean',
       description: 'up: run the emulator without real-time priority (less accurate delays on a busy machine)',
@@ -81,7 +86,13 @@ export const labCommand: CommandSpec = {
 async function up(args: ParsedArgs, pos: string[], level: string): Promise<number> {
   if (pos.length !== 1) throw new UsageError('usage: lpm lab up FILE [--agents]');
   const log = createLogger('lab', level);
-  const state = await labUp(pos[0]!, { agents: bool(args, 'agents'), normalPriority: bool(args, 'normal-priority'), noCompensation: bool(args, 'no-latency-compensation'), log });
+  const state = await labUp(pos[0]!, {
+    agents: bool(args, 'agents'),
+    normalPriority: bool(args, 'normal-priority'),
+    noCompensation: bool(args, 'no-latency-compensation'),
+    ...(bool(args, 'prometheus') ? { prometheus: { scrapeInterval: parseDuration(str(args, 'scrape-interval') ?? '15s') } } : {}),
+    log,
+  });
   process.stdout.write(`lab ${state.name} is up\n`);
   process.stdout.write(formatStatus({ state, emulatorAlive: true, agentsAlive: {}, namespaces: [] }, false));
   return 0;
@@ -184,6 +195,10 @@ function formatStatus(s: LabStatus, live: boolean): string {
       `  emulator pid ${state.emulator.pid}${live ? (s.emulatorAlive ? ' running' : ' NOT RUNNING') : ''}` +
         (state.emulator.httpPort ? `, http://127.0.0.1:${state.emulator.httpPort}/metrics` : '') +
         `, log ${state.emulator.log}`,
+    );
+  if (state.prometheus)
+    lines.push(
+      `  prometheus pid ${state.prometheus.pid}${live ? (s.prometheusAlive ? ' running' : ' NOT RUNNING') : ''}, ${state.prometheus.url}, log ${state.prometheus.log}`,
     );
   if (s.emulator)
     lines.push(

@@ -7,7 +7,8 @@ import { loadYamlConfig } from '../../src/config/loadYaml.js';
 import { parseSubnet } from '../../src/ipv4.js';
 import { topologySchema, type Topology } from '../../src/topology.js';
 import type { Logger } from '../../src/log.js';
-import { startAgents } from './agents.js';
+import { AGENT_PORT, startAgents } from './agents.js';
+import { freeLoopbackPort, prometheusMarker, startLabPrometheus } from './prometheus.js';
 import type { EmulatorReport, EmulatorLinkReport } from './emulator.js';
 import { createNode, createRootBridge, installFdb, labNamespaces, labRootLinks, rootRoutes, teardownNetwork } from './network.js';
 import { linkKey, pickUnderlay, planLab } from './plan.js';
@@ -20,6 +21,7 @@ import {
   emulatorInfoSchema,
   emulatorLogPath,
   labDir,
+  prometheusDir,
   readState,
   removeLabFiles,
   statePath,
@@ -33,6 +35,8 @@ export interface UpOptions {
   normalPriority?: boolean;
   /** Turn off the emulator's receive-latency compensation. */
   noCompensation?: boolean;
+  /** Also start a Prometheus on loopback scraping the agents and the emulator (needs --agents to be useful). */
+  prometheus?: { port?: number; scrapeInterval?: number };
   log?: Logger;
   /** How long to wait for the emulator to listen. */
   readyTimeoutMs?: number;
@@ -103,6 +107,18 @@ export async function labUpTopology(topology: Topology, file: string, opts: UpOp
     opts.log?.info({ lab: name, httpPort: info.httpPort, links: plan.links.length }, 'emulator ready');
 
     if (opts.agents) await startAgents(state, state.agentExtra ?? {}, save);
+    if (opts.prometheus) {
+      const port = opts.prometheus.port ?? (await freeLoopbackPort(9090));
+      state.prometheus = await startLabPrometheus(
+        {
+          agents: state.agents.map((a) => ({ node: a.node, target: `${plan.nodes.find((n) => n.name === a.node)!.underlayAddress}:${AGENT_PORT}` })),
+          emulator: `127.0.0.1:${info.httpPort}`,
+        },
+        { lab: name, dir: prometheusDir(name), port, scrapeInterval: opts.prometheus.scrapeInterval ?? 15 },
+      );
+      await save();
+      opts.log?.info({ lab: name, url: state.prometheus.url }, 'prometheus ready');
+    }
     state.phase = 'up';
     await save();
     return state;
@@ -160,14 +176,18 @@ export async function labDown(name: string): Promise<DownResult> {
   } catch {
     state = undefined; // unreadable: the sweep below still finds everything by name
   }
-  const procs = [...(state?.agents ?? []), ...(state?.emulator ? [state.emulator] : [])];
+  const procs = [
+    ...(state?.prometheus ? [state.prometheus] : []),
+    ...(state?.agents ?? []),
+    ...(state?.emulator ? [state.emulator] : []),
+  ];
   let stopped = 0;
   for (const p of procs) {
     if (await isAlive(p)) stopped++;
     await stopProcess(p);
   }
   // Anything started but not recorded (crash between spawn and save).
-  const markers = [`--state ${statePath(name)}`, `--config ${agentConfigPath(name, '')}`];
+  const markers = [`--state ${statePath(name)}`, `--config ${agentConfigPath(name, '')}`, prometheusMarker(name)];
   for (const marker of markers) {
     for (const pid of await findByMarker(marker)) {
       stopped++;
@@ -182,6 +202,7 @@ export async function labDown(name: string): Promise<DownResult> {
 export interface LabStatus {
   state: LabState;
   emulatorAlive: boolean;
+  prometheusAlive?: boolean;
   agentsAlive: Record<string, boolean>;
   /** Live link properties and counters, when the emulator answers. */
   emulator?: EmulatorReport;
@@ -194,6 +215,7 @@ export async function labStatus(name: string): Promise<LabStatus> {
   const emulatorAlive = state.emulator ? await isAlive(state.emulator) : false;
   const agentsAlive: Record<string, boolean> = {};
   for (const a of state.agents) agentsAlive[a.node] = await isAlive(a);
+  const prometheusAlive = state.prometheus ? await isAlive(state.prometheus) : undefined;
   let emulator: EmulatorReport | undefined;
   if (emulatorAlive && state.emulator?.httpPort) {
     try {
@@ -202,7 +224,14 @@ export async function labStatus(name: string): Promise<LabStatus> {
       emulator = undefined;
     }
   }
-  return { state, emulatorAlive, agentsAlive, ...(emulator ? { emulator } : {}), namespaces: await labNamespaces(name) };
+  return {
+    state,
+    emulatorAlive,
+    agentsAlive,
+    ...(prometheusAlive !== undefined ? { prometheusAlive } : {}),
+    ...(emulator ? { emulator } : {}),
+    namespaces: await labNamespaces(name),
+  };
 }
 
 export function emulatorUrl(state: LabState): string {

@@ -17,6 +17,8 @@ export const emulatorInfoPath = (lab: string) => join(labDir(), `${lab}.emulator
 export const emulatorLogPath = (lab: string) => join(labDir(), `${lab}.emulator.log`);
 export const agentConfigPath = (lab: string, node: string) => join(labDir(), `${lab}.agent-${node}.yaml`);
 export const agentLogPath = (lab: string, node: string) => join(labDir(), `${lab}.agent-${node}.log`);
+/** Directory of the lab Prometheus (config, TSDB, log). */
+export const prometheusDir = (lab: string) => join(labDir(), `${lab}.prometheus`);
 
 export interface ProcessRecord {
   pid: number;
@@ -43,6 +45,8 @@ export interface LabState {
   created: { netns: string[]; rootLinks: string[] };
   emulator?: ProcessRecord & { httpPort?: number; ports?: Record<string, number> };
   agents: (ProcessRecord & { node: string; config: string })[];
+  /** `up --prometheus`: a Prometheus on loopback scraping the agents and the emulator. */
+  prometheus?: ProcessRecord & { url: string; port: number };
 }
 
 /** What the emulator writes once it listens. */
@@ -105,7 +109,7 @@ export async function removeLabFiles(lab: string): Promise<void> {
   await Promise.all(
     files
       .filter((f) => f === `${lab}.json` || f.startsWith(`${lab}.`))
-      .map((f) => rm(join(labDir(), f), { force: true })),
+      .map((f) => rm(join(labDir(), f), { force: true, recursive: true })),
   );
 }
 
