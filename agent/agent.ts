@@ -56,7 +56,15 @@ export class Agent {
       onDown: () => this.metrics.iperf3ServerUp.set(0),
       onRestart: () => this.metrics.iperf3ServerRestarts.inc(),
     });
-    this.rtt = new RttScheduler((job) => this.runRtt(job));
+    this.rtt = new RttScheduler(
+      (job) => this.runRtt(job),
+      Math.random,
+      (job) => {
+        const now = Date.now() / 1000;
+        const until = this.bandwidth.busyUntil(job.target, now, now + job.runSeconds);
+        return until === undefined ? undefined : until - now;
+      },
+    );
     this.bandwidth = new BandwidthScheduler((test, attempt) => this.runBandwidth(test, attempt));
   }
 
@@ -201,7 +209,8 @@ export class Agent {
       for (const peer of this.targetsOf(m)) {
         const key = JSON.stringify([i, m, peer, this.cfg.address ?? null]);
         this.rttMetrics.set(key, m);
-        rttJobs.push({ key, target: peer.name, address: peer.address, interval: m.interval });
+        const runSeconds = m.ping.count * m.ping.spacing + m.ping.timeout;
+        rttJobs.push({ key, target: peer.name, address: peer.address, interval: m.interval, runSeconds });
       }
     });
     this.rtt.update(rttJobs);

@@ -3,6 +3,7 @@
 // A "busy" answer (the peer's server is taken, e.g. clocks disagree or someone else is testing)
 // is retried after a random 0.5-2 s while the window still has room for a whole test.
 import {
+  bandwidthBusyUntil,
   planSlot,
   slotIndexAt,
   testsInSlot,
@@ -51,6 +52,12 @@ export class BandwidthScheduler {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.stopped) this.armNext();
+  }
+
+  /** End of a bandwidth slot with `peer` overlapping [from, to] (unix seconds), if any. */
+  busyUntil(peer: string, from: number, to: number): number | undefined {
+    if (!this.ctx || !this.plan) return undefined;
+    return bandwidthBusyUntil({ ...this.ctx, plan: this.plan, rounds: this.rounds }, peer, from, to);
   }
 
   async stop(): Promise<void> {

@@ -109,6 +109,9 @@ export class AgentMetrics {
   observe(target: string, rec: MeasurementRecord): void {
     const { node, network } = this.labels();
     const link = { source_node: node, target_node: target, network };
+    // Every result starts at 0 so error ratios and `result!="success"` panels have a series to
+    // show (a counter that appears only on its first error makes rate() miss that first error).
+    for (const result of MEASUREMENT_RESULTS) this.measurements.inc({ ...link, metric: rec.type, result }, 0);
     this.measurements.inc({ ...link, metric: rec.type, result: rec.result });
     for (const s of rec.samples) this.probeRtt.observe(link, s);
   }

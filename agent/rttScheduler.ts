@@ -2,6 +2,8 @@
 // delay spreads the probes of many agents, and every interval is jittered by +-10% so they do
 // not fall into step. A pair never overlaps itself: the next run is timed from the start of the
 // previous one, or starts right after it when the run took longer than the interval.
+// A run that would overlap a bandwidth test with the same peer waits until that test's slot is
+// over (`defer`): our own iperf3 traffic would fill the link's queue and inflate the RTT.
 
 export interface RttJob {
   /** Identity of the job: metric config, target and address. Same key = keep the timer. */
@@ -9,6 +11,8 @@ export interface RttJob {
   target: string;
   address: string;
   interval: number;
+  /** Seconds one run takes at most (count x spacing + timeout). */
+  runSeconds: number;
 }
 
 type Runner = (job: RttJob) => Promise<void>;
@@ -18,6 +22,8 @@ interface Entry {
   timer: NodeJS.Timeout | undefined;
   running: Promise<void> | undefined;
   cancelled: boolean;
+  /** When the current run was first deferred (unix ms), so a peer tested back to back still gets probed. */
+  deferredSince: number | undefined;
 }
 
 export class RttScheduler {
@@ -26,6 +32,8 @@ export class RttScheduler {
   constructor(
     private readonly run: Runner,
     private readonly random: () => number = Math.random,
+    /** Seconds to wait before running `job` now, if it must not run yet. */
+    private readonly defer: (job: RttJob) => number | undefined = () => undefined,
   ) {}
 
   /** Keeps timers whose job is unchanged, stops the others and starts new ones. */
@@ -39,7 +47,7 @@ export class RttScheduler {
       }
     for (const [key, job] of wanted) {
       if (this.entries.has(key)) continue;
-      const e: Entry = { job, timer: undefined, running: undefined, cancelled: false };
+      const e: Entry = { job, timer: undefined, running: undefined, cancelled: false, deferredSince: undefined };
       this.entries.set(key, e);
       this.arm(e, this.random() * Math.min(job.interval, 10));
     }
@@ -68,6 +76,14 @@ export class RttScheduler {
   private async fire(e: Entry): Promise<void> {
     e.timer = undefined;
     if (e.cancelled) return;
+    const wait = this.defer(e.job);
+    e.deferredSince ??= Date.now();
+    // Defer at most two intervals: with back-to-back bandwidth tests a loaded RTT beats none.
+    if (wait !== undefined && wait > 0 && Date.now() - e.deferredSince < 2 * e.job.interval * 1000) {
+      this.arm(e, wait + 0.5 * this.random());
+      return;
+    }
+    e.deferredSince = undefined;
     const started = Date.now();
     e.running = this.run(e.job).catch(() => undefined);
     await e.running;

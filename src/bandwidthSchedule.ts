@@ -103,6 +103,34 @@ export function testsInSlot(opts: {
   return out;
 }
 
+/**
+ * The end (unix seconds) of the last slot overlapping [from, to] in which `self` and `peer` are
+ * paired for a bandwidth test, or undefined when they are not. RTT probes wait for it: a ping that
+ * shares the link with our own iperf3 test measures the queue the test fills, not the link.
+ * Conservative: the whole slot counts, both directions, whatever a job's targets.
+ */
+export function bandwidthBusyUntil(
+  opts: { nodes: readonly string[]; self: string; jobs: readonly Iperf3Job[]; plan: SlotPlan; rounds?: Pairing[][] },
+  peer: string,
+  from: number,
+  to: number,
+): number | undefined {
+  const { nodes, jobs, plan } = opts;
+  const me = nodes.indexOf(opts.self);
+  const other = nodes.indexOf(peer);
+  if (me < 0 || other < 0 || me === other) return undefined;
+  const rounds = opts.rounds ?? roundRobinRounds(nodes.length);
+  let until: number | undefined;
+  for (let k = slotIndexAt(from, plan.slotSeconds); k <= slotIndexAt(to, plan.slotSeconds); k++) {
+    const paired = jobs.some((job) => {
+      const r = mod(k, sweepSlots(rounds.length, job.interval, plan.slotSeconds));
+      return r < rounds.length && opponentIn(rounds[r]!, me) === other;
+    });
+    if (paired) until = (k + 1) * plan.slotSeconds;
+  }
+  return until;
+}
+
 /** Index of the slot containing unix time `now` (seconds). */
 export const slotIndexAt = (now: number, slotSeconds: number): number => Math.floor(now / slotSeconds);
 

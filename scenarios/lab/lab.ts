@@ -36,7 +36,7 @@ export interface UpOptions {
   /** Turn off the emulator's receive-latency compensation. */
   noCompensation?: boolean;
   /** Also start a Prometheus on loopback scraping the agents and the emulator (needs --agents to be useful). */
-  prometheus?: { port?: number; scrapeInterval?: number };
+  prometheus?: { port?: number; scrapeInterval?: number; /** extenders' /metrics, HOST:PORT */ extenders?: string[] };
   log?: Logger;
   /** How long to wait for the emulator to listen. */
   readyTimeoutMs?: number;
@@ -113,6 +113,7 @@ export async function labUpTopology(topology: Topology, file: string, opts: UpOp
         {
           agents: state.agents.map((a) => ({ node: a.node, target: `${plan.nodes.find((n) => n.name === a.node)!.underlayAddress}:${AGENT_PORT}` })),
           emulator: `127.0.0.1:${info.httpPort}`,
+          ...(opts.prometheus.extenders ? { extenders: opts.prometheus.extenders } : {}),
         },
         { lab: name, dir: prometheusDir(name), port, scrapeInterval: opts.prometheus.scrapeInterval ?? 15 },
       );

@@ -12,7 +12,13 @@ beforeEach(() => {
 });
 afterEach(() => vi.useRealTimers());
 
-const job = (target: string, interval = 10): RttJob => ({ key: `k-${target}-${interval}`, target, address: '10.0.0.2', interval });
+const job = (target: string, interval = 10): RttJob => ({
+  key: `k-${target}-${interval}`,
+  target,
+  address: '10.0.0.2',
+  interval,
+  runSeconds: 3,
+});
 
 describe('RttScheduler', () => {
   it('runs each job around its interval, keeps unchanged jobs and drops removed ones', async () => {
@@ -47,6 +53,31 @@ describe('RttScheduler', () => {
     const stopped = s.stop(); // waits for the run in progress
     await vi.advanceTimersByTimeAsync(25_000);
     await stopped;
+  });
+
+  it('waits out a bandwidth test with the same peer, but defers at most two intervals', async () => {
+    const runs: number[] = [];
+    let busyUntil = Date.now() / 1000 + 7; // a bandwidth slot with b ends in 7 s
+    const s = new RttScheduler(
+      async () => void runs.push(Date.now() / 1000),
+      () => 0,
+      () => {
+        const wait = busyUntil - Date.now() / 1000;
+        return wait > 0 ? wait : undefined;
+      },
+    );
+    const t0 = Date.now() / 1000;
+    s.update([job('b', 10)]);
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(runs).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(runs).toEqual([t0 + 7]);
+    // tested back to back from now on: the probe still runs within two intervals
+    busyUntil = Infinity;
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs[1]! - runs[0]!).toBeLessThanOrEqual(9 + 2 * 10 + 1);
+    await s.stop();
   });
 });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planSlot, sweepSlots, testsInSlot, type Iperf3Job } from '../../src/bandwidthSchedule.js';
+import { bandwidthBusyUntil, planSlot, sweepSlots, testsInSlot, type Iperf3Job } from '../../src/bandwidthSchedule.js';
 import { opponentIn, roundRobinRounds } from '../../src/tournament.js';
 
 describe('roundRobinRounds', () => {
@@ -114,5 +114,32 @@ describe('bandwidth schedule built on the tournament', () => {
     const plan = planSlot([tcp()]);
     expect(testsInSlot({ nodes: ['a'], self: 'a', jobs: [tcp()], plan, slotIndex: 0 })).toEqual([]);
     expect(testsInSlot({ nodes: ['a', 'b'], self: 'c', jobs: [tcp()], plan, slotIndex: 0 })).toEqual([]);
+  });
+});
+
+describe('bandwidthBusyUntil', () => {
+  const plan = planSlot([{ type: 'bandwidth', interval: 0, duration: 2, omit: 0, targets: 'all' }]); // 10 s slots
+  const nodes = ['a', 'b', 'c'];
+  const jobs = [{ type: 'bandwidth' as const, interval: 0, duration: 2, omit: 0, targets: 'all' as const }];
+
+  it('names the end of the slot in which two nodes are paired, and nothing otherwise', () => {
+    const rounds = roundRobinRounds(3);
+    for (let k = 100; k < 106; k++) {
+      const r = rounds[k % rounds.length]!;
+      for (const peer of ['b', 'c']) {
+        const paired = opponentIn(r, 0) === nodes.indexOf(peer);
+        const t = k * plan.slotSeconds + 1;
+        expect(bandwidthBusyUntil({ nodes, self: 'a', jobs, plan }, peer, t, t + 2)).toBe(
+          paired ? (k + 1) * plan.slotSeconds : undefined,
+        );
+      }
+    }
+  });
+
+  it('sees a slot that starts before the probe would end', () => {
+    const rounds = roundRobinRounds(3);
+    const k = [...Array(6).keys()].map((i) => 200 + i).find((s) => opponentIn(rounds[s % rounds.length]!, 0) === 1)!;
+    const justBefore = k * plan.slotSeconds - 1;
+    expect(bandwidthBusyUntil({ nodes, self: 'a', jobs, plan }, 'b', justBefore, justBefore + 3)).toBe((k + 1) * plan.slotSeconds);
   });
 });
