@@ -31,6 +31,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
+# the extender's web page is a static file served from the package, not compiled by tsc
+COPY extender/web ./extender/web
 USER node
 # agent /metrics (9105), iperf3 server (5201), extender (8888)
 EXPOSE 9105 5201 8888

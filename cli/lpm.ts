@@ -16,6 +16,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandSpe
     summary: 'emulated L2S-M overlay on this machine: lab up|down|status|exec|set',
     load: async () => (await import('../scenarios/lab/command.js')).labCommand,
   },
+  demo: {
+    summary: 'show the whole pipeline on this machine: emulated overlay, agents, extender, example pods, web page',
+    load: async () => (await import('../scenarios/demo/command.js')).demoCommand,
+  },
+  scenario: {
+    summary: 'run scenario files: place pods through the extender (sim, lab, cluster) and check expectations',
+    load: async () => (await import('../scenarios/runner/command.js')).scenarioCommand,
+  },
+  bench: {
+    summary: 'benchmarks: extender vs baseline at 100-5000 nodes, scoring, matrix refresh, idle agent',
+    load: async () => (await import('../test/bench/command.js')).benchCommand,
+  },
 };
 
 function topHelp(): string {

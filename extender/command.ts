@@ -58,14 +58,16 @@ Minimal config:
 
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
-        logger.info({ signal }, 'shutting down');
+        logger.info({ signal, delaySeconds: config.shutdownDelay, timeoutSeconds: config.shutdownTimeout }, 'shutting down: draining in-flight requests');
         resolve();
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+    // drain: new connections refused, /readyz 503, requests already received answered (bounded)
     podCache?.stop();
-    await extender.close();
+    const { forced, drainedSeconds } = await extender.shutdown({ delaySeconds: config.shutdownDelay, timeoutSeconds: config.shutdownTimeout });
+    logger.info({ forced, drainedSeconds: Math.round(drainedSeconds * 1000) / 1000 }, 'stopped');
     logger.flush();
     return 0;
   },

@@ -38,6 +38,22 @@ export interface Decision {
   nodes?: NodeDecision[];
 }
 
+/** Bounds on what one kept decision holds: its text comes from request bodies (annotations). */
+export const MAX_WARNINGS = 20;
+export const MAX_TEXT = 500;
+
+/** "first 500 characters... (N more characters)". */
+export function clip(text: string, max = MAX_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
+}
+
+/** At most MAX_WARNINGS warnings of at most MAX_TEXT characters each, and a count of the rest. */
+export function clipWarnings(warnings: readonly string[]): string[] {
+  const out = warnings.slice(0, MAX_WARNINGS).map((w) => clip(w));
+  if (warnings.length > MAX_WARNINGS) out.push(`... and ${warnings.length - MAX_WARNINGS} more warnings`);
+  return out;
+}
+
 export class DecisionLog {
   private readonly buf: Decision[] = [];
   private next = 0;
@@ -46,7 +62,9 @@ export class DecisionLog {
   constructor(readonly capacity: number) {}
 
   add(d: Omit<Decision, 'id'>): Decision {
-    const full = { id: ++this.seq, ...d } as Decision;
+    // a ring of `capacity` decisions is constant memory only if each one is bounded too
+    const full = { id: ++this.seq, ...d, warnings: clipWarnings(d.warnings) } as Decision;
+    if (full.reason !== undefined) full.reason = clip(full.reason);
     if (this.capacity <= 0) return full;
     if (this.buf.length < this.capacity) this.buf.push(full);
     else this.buf[this.next] = full;

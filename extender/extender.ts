@@ -34,7 +34,17 @@ export interface Extender {
   decisions: DecisionLog;
   /** Starts the matrix refresh loop and listens; resolves with the bound URL. */
   start(listen?: { host: string; port: number }): Promise<string>;
+  /**
+   * Graceful stop (SIGTERM): /readyz turns 503 and answers say `Connection: close`; after
+   * `delaySeconds` (still serving, so a Service can take the endpoint out first) the listener
+   * closes (new connections are refused), idle keep-alive connections close, and every request
+   * already received is answered. `timeoutSeconds` after that, connections still open are cut.
+   */
+  shutdown(opts?: { delaySeconds?: number; timeoutSeconds?: number }): Promise<{ forced: boolean; drainedSeconds: number }>;
+  /** shutdown() without a time bound. */
   close(): Promise<void>;
+  /** True once shutdown() or close() has begun. */
+  readonly draining: boolean;
 }
 
 /** "0.0.0.0:8888" / "[::1]:8888" / ":8888" -> host and port. */
@@ -98,7 +108,9 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
     ...(opts.now ? { now: opts.now } : {}),
   };
   const tls = await readTls(config.tls);
+  let draining = false;
   const app = buildServer({
+    draining: () => draining,
     ctx,
     cache,
     podStore,
@@ -108,6 +120,27 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
     ...(tls ? { tls } : {}),
     ...(logger ? { logger } : {}),
   });
+
+  const shutdown = async ({ delaySeconds = 0, timeoutSeconds = Infinity } = {}): Promise<{ forced: boolean; drainedSeconds: number }> => {
+    const started = performance.now();
+    draining = true;
+    if (delaySeconds > 0) await new Promise((r) => setTimeout(r, delaySeconds * 1000));
+    let forced = false;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = app.close();
+    if (Number.isFinite(timeoutSeconds))
+      timer = setTimeout(() => {
+        forced = true;
+        logger?.warn({ timeoutSeconds }, 'shutdown: requests still open after the timeout, closing their connections');
+        app.server.closeAllConnections();
+      }, timeoutSeconds * 1000);
+    try {
+      await Promise.all([cache.stop(), closed]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return { forced, drainedSeconds: (performance.now() - started) / 1000 };
+  };
 
   return {
     app,
@@ -122,9 +155,12 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       return `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
     },
+    get draining() {
+      return draining;
+    },
+    shutdown,
     async close() {
-      await cache.stop();
-      await app.close();
+      await shutdown();
     },
   };
 }

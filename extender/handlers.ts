@@ -10,10 +10,10 @@ import {
   type HostPriorityList,
 } from '../src/extenderProtocol.js';
 import type { Logger } from '../src/log.js';
-import { resolvePeers, type PeerOptions, type ResolvedPeers } from '../src/peers.js';
+import { hasPeerIndex, peerCandidates, resolvePeers, type PeerOptions, type ResolvedPeers } from '../src/peers.js';
 import { describeLimits, parsePodLimits, type PodLimits } from '../src/podLimits.js';
 import { evaluate, explainNode, violationText, type Evaluation, type NodeEvaluation, type ScoringConfig } from '../src/scoring.js';
-import type { Decision, DecisionLog, NodeDecision } from './decisionLog.js';
+import { clipWarnings, type Decision, type DecisionLog, type NodeDecision } from './decisionLog.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
 import type { PodInfo, PodStore } from './podStore.js';
 import type { MatrixSnapshot } from './sources/source.js';
@@ -57,12 +57,29 @@ function toPodInfo(args: ExtenderArgs): PodInfo {
   return info;
 }
 
+// The pods that can be the pod's peers: through the store's indexes when it has them (a few
+// buckets instead of every pod in the cluster), else all of them.
+function peerSearchSpace(pod: PodInfo, ctx: HandlerContext): Iterable<PodInfo> {
+  const store = ctx.podStore;
+  if (hasPeerIndex(store)) {
+    const candidates = peerCandidates(pod, store, ctx.peers) as PodInfo[] | undefined;
+    if (candidates) return candidates;
+  }
+  return store.pods();
+}
+
 function prepare(args: ExtenderArgs, ctx: HandlerContext): Prepared {
   const pod = toPodInfo(args);
   // before the pod cache's first list we know no placements: no opinion rather than a wrong one
   const storeReady = ctx.podStore.ready;
-  const peers = resolvePeers(pod, storeReady ? ctx.podStore.pods() : [], ctx.peers);
+  const peers = resolvePeers(pod, storeReady ? peerSearchSpace(pod, ctx) : [], ctx.peers);
   const limits = parsePodLimits(pod.annotations);
+  // an annotation we cannot read is ignored (never an error): say so in the log and the decision
+  if (peers.warnings.length || limits.warnings.length)
+    ctx.logger?.warn(
+      { pod: `${pod.namespace}/${pod.name}`, warnings: clipWarnings([...peers.warnings, ...limits.warnings]) },
+      'pod annotations ignored',
+    );
   const snapshot = ctx.matrix();
   const now = ctx.now?.() ?? Date.now() / 1000;
   const evaluation = evaluate({

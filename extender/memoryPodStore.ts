@@ -7,8 +7,9 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
 export class MemoryPodStore implements PodStore {
   private readonly byKey = new Map<string, PodInfo>();
-  /** Choices recorded by the extender, newest last (for tests and the decision log). */
+  /** Choices recorded by the extender, newest last; the oldest are dropped past 2 × MAX_CHOICES (for tests and the decision log). */
   readonly choices: Array<{ pod: string; node: string }> = [];
+  static readonly MAX_CHOICES = 1000;
   ready: boolean;
 
   constructor(pods: Iterable<PodInfo> = [], ready = true) {
@@ -34,6 +35,8 @@ export class MemoryPodStore implements PodStore {
 
   recordChoice(pod: PodInfo, nodeName: string): void {
     this.choices.push({ pod: key(pod.namespace, pod.name), node: nodeName });
+    // a long-running `lpm extender` without Kubernetes records every choice: keep memory bounded
+    if (this.choices.length > 2 * MemoryPodStore.MAX_CHOICES) this.choices.splice(0, this.choices.length - MemoryPodStore.MAX_CHOICES);
     const known = this.byKey.get(key(pod.namespace, pod.name));
     // a pod the store already sees bound keeps its real node
     if (known?.nodeName) return;

@@ -16,6 +16,7 @@ export class ExtenderMetrics {
   readonly nodesFiltered: Counter<'reason'>;
   readonly linkLookups: Counter<'status'>;
   readonly sourceRefreshes: Counter<'source' | 'result'>;
+  readonly requestsInFlight: Gauge<'verb'>;
 
   constructor(cache: () => MatrixCache | undefined) {
     const registers = [this.registry];
@@ -50,6 +51,12 @@ export class ExtenderMetrics {
       labelNames: ['source', 'result'],
       registers,
     });
+    this.requestsInFlight = new Gauge({
+      name: 'lpm_extender_requests_in_flight',
+      help: 'kube-scheduler filter/prioritize calls received and not yet answered (overload, and what a shutdown drains)',
+      labelNames: ['verb'],
+      registers,
+    });
     new Gauge({
       name: 'lpm_extender_matrix_age_seconds',
       help: 'Seconds since the last successful link matrix refresh (absent before the first)',
@@ -75,6 +82,7 @@ export class ExtenderMetrics {
       registers,
     }).set({ version: VERSION, component: 'extender' }, 1);
     // zero series so dashboards and rate() see every label value from the start
+    for (const verb of ['filter', 'prioritize'] as const) this.requestsInFlight.set({ verb }, 0);
     for (const verb of ['filter', 'prioritize'] as const)
       for (const outcome of ['scored', 'neutral', 'error'] as const) this.decisions.inc({ verb, outcome }, 0);
     for (const reason of ['max_rtt', 'min_bandwidth'] as const) this.nodesFiltered.inc({ reason }, 0);

@@ -100,6 +100,10 @@ export class PodCache implements PodStore {
     return this.index.podsInNamespace(namespace);
   }
 
+  podsDeclaringPeers(): Iterable<PodInfo> {
+    return this.index.podsDeclaringPeers();
+  }
+
   /** Is this pod's placement the extender's unconfirmed choice? (for decision explanations) */
   isAssumed(namespace: string, name: string): boolean {
     return this.index.isAssumed(namespace, name);

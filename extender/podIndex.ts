@@ -14,6 +14,7 @@
 // A watch update that still shows the pod pending keeps the assumption (its labels and
 // annotations are taken from the update).
 import { parseL2smNetworks, L2SM_NETWORKS_ANNOTATION } from '../src/l2sm.js';
+import { PEERS_ANNOTATION } from '../src/peers.js';
 import type { PodInfo, PodStore } from './podStore.js';
 
 export const DEFAULT_ASSUME_TTL_MS = 30_000;
@@ -48,6 +49,8 @@ export class PodIndex implements PodStore {
   private readonly byNamespace = new Map<string, Bucket>();
   private readonly byLabel = new Map<string, Bucket>();
   private readonly byNetwork = new Map<string, Bucket>();
+  /** Pods with a `lpm.l2sm.io/peers` annotation: they may select any pod scheduled (reverse peers). */
+  private readonly declaringPeers: Bucket = new Map();
   private nextExpiry = Infinity;
   private _ready = true;
 
@@ -90,6 +93,12 @@ export class PodIndex implements PodStore {
   podsInNamespace(namespace: string): Iterable<PodInfo> {
     this.expire();
     return snapshot(this.byNamespace.get(namespace));
+  }
+
+  /** Pods carrying `lpm.l2sm.io/peers`. */
+  podsDeclaringPeers(): Iterable<PodInfo> {
+    this.expire();
+    return snapshot(this.declaringPeers);
   }
 
   get size(): { confirmed: number; assumed: number } {
@@ -169,12 +178,14 @@ export class PodIndex implements PodStore {
     add(this.byNamespace, pod.namespace, key, pod);
     for (const [k, v] of Object.entries(pod.labels)) add(this.byLabel, labelKey(k, v), key, pod);
     for (const n of networksOf(pod)) add(this.byNetwork, n, key, pod);
+    if (pod.annotations[PEERS_ANNOTATION] !== undefined) this.declaringPeers.set(key, pod);
   }
 
   private unindex(key: string, pod: PodInfo): void {
     drop(this.byNamespace, pod.namespace, key);
     for (const [k, v] of Object.entries(pod.labels)) drop(this.byLabel, labelKey(k, v), key);
     for (const n of networksOf(pod)) drop(this.byNetwork, n, key);
+    this.declaringPeers.delete(key);
   }
 }
 

@@ -36,4 +36,6 @@ export interface PodStore {
   podsOnNetwork?(network: string): Iterable<PodInfo>;
   /** Pods of one namespace. */
   podsInNamespace?(namespace: string): Iterable<PodInfo>;
+  /** Pods carrying the `lpm.l2sm.io/peers` annotation (candidates for reverse peering). */
+  podsDeclaringPeers?(): Iterable<PodInfo>;
 }

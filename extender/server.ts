@@ -1,9 +1,9 @@
 // The extender's HTTP(S) server: kube-scheduler's two verbs plus health, metrics and the JSON API.
 // Any non-200 answer is an error to kube-scheduler, so the verbs answer 200 to every well-formed
 // request (neutral when we lack data) and 400 only to a malformed one.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../src/log.js';
-import { filterError } from '../src/extenderProtocol.js';
+import { filterError, getKey, type ExtenderFilterResult } from '../src/extenderProtocol.js';
 import type { DecisionLog } from './decisionLog.js';
 import { handleFilter, handlePrioritize, type HandlerContext } from './handlers.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
@@ -27,6 +27,8 @@ export interface ServerOptions {
   bodyLimit: number;
   tls?: TlsMaterial;
   logger?: Logger;
+  /** True once a shutdown has begun: /readyz answers 503 while in-flight requests drain. */
+  draining?: () => boolean;
 }
 
 const VERB_OF: Record<string, Verb> = { '/filter': 'filter', '/prioritize': 'prioritize' };
@@ -35,9 +37,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const { ctx, cache, podStore, decisions, metrics } = opts;
   const fastifyOpts: Record<string, unknown> = {
     bodyLimit: opts.bodyLimit,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // kube-scheduler keeps connections alive across scheduling cycles
     keepAliveTimeout: 65_000,
+    // Shutdown (close()): stop listening, close idle keep-alive connections at once, and answer
+    // every request already received, normally: a 503 is a scheduling error to kube-scheduler.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
   };
   if (opts.logger) fastifyOpts.loggerInstance = opts.logger;
   if (opts.tls) {
@@ -49,15 +55,26 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }
   const app = Fastify(fastifyOpts) as unknown as FastifyInstance;
 
-  // kube-scheduler sends application/json; accept a missing or odd content type as JSON too
+  // One JSON parser for every content type: kube-scheduler sends application/json, but a missing
+  // or odd content type is read as JSON too, and a syntax error says where it is. JSON.parse never
+  // touches prototypes; a "__proto__" key is refused anyway (fastify's default does the same).
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch (err) {
-      const e = new Error(`body: invalid JSON: ${(err as Error).message}`) as FastifyError;
+    const text = body as string;
+    const fail = (message: string) => {
+      const e = new Error(message) as FastifyError;
       e.statusCode = 400;
       done(e, undefined);
+    };
+    if (text.trim() === '') return fail('body: empty, expected ExtenderArgs JSON');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      return fail(`body: invalid JSON: ${(err as Error).message}`);
     }
+    if (text.includes('"__proto__"') && /"__proto__"\s*:/.test(text)) return fail('body: the key "__proto__" is not allowed');
+    done(null, parsed);
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -65,12 +82,29 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     let message = err.message;
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `body: larger than bodyLimit (${opts.bodyLimit} bytes; raise bodyLimit in the config)`;
     else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'body: empty, expected ExtenderArgs JSON';
-    else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON') message = `body: invalid JSON: ${err.message}`;
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
+      message = `${err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'content-type' : 'content-length'}: ${err.message} (send ExtenderArgs as application/json)`;
+    else if (err instanceof SyntaxError) message = `body: invalid JSON: ${err.message}`;
     const verb = VERB_OF[request.routeOptions.url ?? ''];
     if (verb) metrics.decisions.inc({ verb, outcome: 'error' });
     if (status === 500) request.log.error({ err }, 'extender request failed');
     else request.log.warn({ url: request.url, err: message }, 'rejected request');
     void reply.code(status).send(verb === 'filter' ? filterError(message) : { Error: message });
+  });
+
+  // Calls received and not yet answered ('close' fires on completion and on a dropped connection).
+  app.addHook('onRequest', async (request, reply) => {
+    const verb = VERB_OF[request.routeOptions.url ?? ''];
+    if (!verb) return;
+    metrics.requestsInFlight.inc({ verb });
+    reply.raw.once('close', () => metrics.requestsInFlight.dec({ verb }));
+  });
+
+  // While draining, every answer closes its connection: the client reconnects (to a live replica)
+  // instead of reusing a connection the shutdown would cut.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (opts.draining?.()) void reply.header('connection', 'close');
+    return payload;
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -80,7 +114,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.post('/filter', async (request, reply) => {
     const a = handleFilter(request.body, ctx);
-    return reply.code(a.status).send(a.body);
+    const { status, text } = serializeFilter(a.status, a.body);
+    return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(text);
   });
 
   app.post('/prioritize', async (request, reply) => {
@@ -91,6 +126,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
+    if (opts.draining?.()) return reply.code(503).send({ status: 'shutting down', waiting: ['in-flight requests to drain'] });
     const waiting: string[] = [];
     if (!cache.current) waiting.push(`link matrix (${cache.lastError?.message ?? 'first refresh pending'})`);
     if (!podStore.ready) waiting.push('pod cache (initial list pending)');
@@ -133,4 +169,29 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   registerWebPage(app, { scoring: ctx.scoring, ...(ctx.now ? { now: ctx.now } : {}) });
 
   return app;
+}
+
+/**
+ * The filter answer as JSON. In NodeList mode it echoes the request's Node objects, and a Node nested
+ * deeper than JSON.stringify's stack allows cannot be echoed: that is a malformed request (400
+ * naming the node), not a server error. Serialising here costs nothing extra: fastify would do it.
+ */
+export function serializeFilter(status: number, body: ExtenderFilterResult): { status: number; text: string } {
+  try {
+    return { status, text: JSON.stringify(body) };
+  } catch (err) {
+    const items = body.Nodes?.items ?? [];
+    const bad = items.find((item) => {
+      try {
+        JSON.stringify(item);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const meta = bad && typeof bad === 'object' ? getKey(bad as Record<string, unknown>, 'metadata') : undefined;
+    const name = meta && typeof meta === 'object' ? getKey(meta as Record<string, unknown>, 'name') : undefined;
+    const where = bad === undefined ? 'body' : `Nodes.items: node "${String(name)}"`;
+    return { status: 400, text: JSON.stringify(filterError(`${where}: cannot be echoed back (${(err as Error).message}; nested too deeply?)`)) };
+  }
 }

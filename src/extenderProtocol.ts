@@ -38,6 +38,19 @@ const stringMap = z
   .nullish()
   .transform((m) => m ?? {});
 
+/** Kubernetes' limit on a pod's annotations, keys and values together (TotalAnnotationSizeLimitB). */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+const annotationMap = stringMap.superRefine((m, ctx) => {
+  let bytes = 0;
+  for (const [k, v] of Object.entries(m)) bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (bytes > MAX_ANNOTATIONS_BYTES)
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `${bytes} bytes, over Kubernetes' limit of ${MAX_ANNOTATIONS_BYTES} (no API server sends this)`,
+    });
+});
+
 /** The parts of a Pod we read: identity, labels, annotations, where it runs. */
 export const podSchema = z.preprocess(
   canonicalKeys(['metadata', 'spec', 'status']),
@@ -45,15 +58,17 @@ export const podSchema = z.preprocess(
     metadata: z.preprocess(
       canonicalKeys(['name', 'namespace', 'uid', 'labels', 'annotations']),
       z.object({
-        name: z.string().min(1),
+        // Kubernetes names: at most 253 characters (a DNS subdomain), namespaces 63 (a DNS label)
+        name: z.string().min(1).max(253),
         // the API server always sets it; "default" is what kubectl would have used
         namespace: z
           .string()
+          .max(63)
           .nullish()
           .transform((s) => s || 'default'),
         uid: z.string().nullish(),
         labels: stringMap,
-        annotations: stringMap,
+        annotations: annotationMap,
       }),
     ),
     spec: z

@@ -91,7 +91,12 @@ const selectorMemo = new Map<string, { selectors: PeerSelector[]; warnings: stri
 const weightMemo = new Map<string, { rules: WeightRule[]; warnings: string[] }>();
 const networkMemo = new Map<string, { networks: L2smAttachment[]; error?: string }>();
 
+// Texts longer than this are parsed every time: real annotations are short, and a memo of 10k
+// huge texts (from request bodies) would hold gigabytes.
+const MEMO_MAX_KEY = 4096;
+
 function memo<T>(map: Map<string, T>, key: string, make: () => T): T {
+  if (key.length > MEMO_MAX_KEY) return make();
   let v = map.get(key);
   if (v === undefined) {
     if (map.size >= MEMO_LIMIT) map.clear();
@@ -223,6 +228,56 @@ function selects(sel: PeerSelector, ownerNamespace: string, target: PodLike): bo
   return matchesSelector(sel.selector, target.labels);
 }
 
+/**
+ * Indexes over the pods a store knows (PodIndex / PodCache have them), so peer resolution looks
+ * only at pods that can be peers instead of every pod in the cluster.
+ */
+export interface PeerIndex {
+  /** Pods attached to the L2S-M network with this name (namespace prefix ignored). */
+  podsOnNetwork(network: string): Iterable<PodLike>;
+  /** Pods whose label `key` has exactly `value`. */
+  podsWithLabel(key: string, value: string): Iterable<PodLike>;
+  podsInNamespace(namespace: string): Iterable<PodLike>;
+  /** Pods that carry the `lpm.l2sm.io/peers` annotation (they may select the pod: reverse peers). */
+  podsDeclaringPeers(): Iterable<PodLike>;
+}
+
+/** Does the store have every index peerCandidates needs? */
+export function hasPeerIndex(store: Partial<PeerIndex>): store is PeerIndex {
+  return (
+    typeof store.podsOnNetwork === 'function' &&
+    typeof store.podsWithLabel === 'function' &&
+    typeof store.podsInNamespace === 'function' &&
+    typeof store.podsDeclaringPeers === 'function'
+  );
+}
+
+/**
+ * A superset of the pod's possible peers, from indexes: the members of its networks, the pods
+ * its selectors can match (by one `key in (...)`/`key=value` requirement's label index, else its
+ * namespace) and every pod declaring peers (the reverse direction). resolvePeers applies the
+ * exact rules to these. undefined when a selector cannot be narrowed (e.g. `*:!key`): then only
+ * a scan of every pod is right.
+ */
+export function peerCandidates(pod: PodLike, index: PeerIndex, opts: PeerOptions = {}): PodLike[] | undefined {
+  const out = new Set<PodLike>();
+  const addAll = (pods: Iterable<PodLike>) => {
+    for (const q of pods) out.add(q);
+  };
+  if (opts.networks !== false) {
+    const ignore = new Set(opts.ignoreNetworks ?? []);
+    for (const key of networkKeys(pod, ignore)) addAll(index.podsOnNetwork(key.slice(key.indexOf('/') + 1)));
+  }
+  for (const s of parsePeerSelectors(pod.annotations[PEERS_ANNOTATION]).selectors) {
+    const req = s.selector.requirements.find((r) => r.op === 'in');
+    if (req && req.op === 'in') for (const v of req.values) addAll(index.podsWithLabel(req.key, v));
+    else if ((s.namespace ?? pod.namespace) !== '*') addAll(index.podsInNamespace(s.namespace ?? pod.namespace));
+    else return undefined;
+  }
+  addAll(index.podsDeclaringPeers());
+  return [...out];
+}
+
 /** Finds the pod's peers among `pods` (which may include the pod itself; it is skipped). */
 export function resolvePeers(pod: PodLike, pods: Iterable<PodLike>, opts: PeerOptions = {}): ResolvedPeers {
   const ignore = new Set(opts.ignoreNetworks ?? []);
@@ -281,9 +336,11 @@ export function resolvePeers(pod: PodLike, pods: Iterable<PodLike>, opts: PeerOp
     }
     const w = weight ?? defaultWeight;
     peers.push({ id, node: q.nodeName, weight: w, via, weightFrom });
-    weightByNode.set(q.nodeName, (weightByNode.get(q.nodeName) ?? 0) + w);
   }
   peers.sort((a, b) => a.id.localeCompare(b.id));
+  // in peer order, not in the order `pods` came in: the same peers give the same map (and the
+  // same floating-point sums) whether they were found by a scan or through indexes
+  for (const p of peers) weightByNode.set(p.node, (weightByNode.get(p.node) ?? 0) + p.weight);
   unplaced.sort();
   return { peers, unplaced, weightByNode, warnings };
 }

@@ -150,10 +150,35 @@ const newView = (): MetricView => ({ status: 'unknown' });
 
 /** quality(n, m) from the two metric views (co-location is handled by the caller). */
 export function linkQuality(rtt: MetricView, bw: MetricView, c: ScoringConfig): number {
-  const qR = rtt.status === 'fresh' ? rttQuality(rtt.value!, c.rttReference) : c.unknownQuality;
-  const qB = bw.status === 'fresh' ? bandwidthQuality(bw.value!, c.bandwidthReference) : c.unknownQuality;
+  return quality(rtt.status === 'fresh', rtt.value!, bw.status === 'fresh', bw.value!, c);
+}
+
+function quality(rttFresh: boolean, rtt: number, bwFresh: boolean, bw: number, c: ScoringConfig): number {
+  const qR = rttFresh ? rttQuality(rtt, c.rttReference) : c.unknownQuality;
+  const qB = bwFresh ? bandwidthQuality(bw, c.bandwidthReference) : c.unknownQuality;
   const wSum = c.rttWeight + c.bandwidthWeight;
   return wSum > 0 ? (c.rttWeight * qR + c.bandwidthWeight * qB) / wSum : c.unknownQuality;
+}
+
+// pickValue's value (a module variable: returning a pair would allocate on the hot path).
+let picked = NaN;
+
+/** pickInto's choice for the scoring loop: the status, and the value in `picked` (NaN when unknown). */
+function pickValue(f: TimedValue | undefined, r: TimedValue | undefined, now: number, maxAge: number): Freshness {
+  if (f && now - f.timestamp <= maxAge) {
+    picked = f.value;
+    return 'fresh';
+  }
+  if (r && now - r.timestamp <= maxAge) {
+    picked = r.value;
+    return 'fresh';
+  }
+  if (f || r) {
+    picked = (f ?? r)!.value;
+    return 'stale';
+  }
+  picked = NaN;
+  return 'unknown';
 }
 
 interface EvalContext {
@@ -231,8 +256,15 @@ export function evaluate(input: EvaluateInput): Evaluation {
     else peersOn.set(p.node, [p.id]);
   }
   const ctx: EvalContext = { matrix, now, config, peerNodes: [...peers.weightByNode.entries()], peersOn };
-  const rtt = newView();
-  const bw = newView();
+  // Violation messages share their parts: "RTT to <who>" per peer node, the limit once.
+  const whoOf = new Map<string, string>();
+  const whoCached = (m: string) => {
+    let w = whoOf.get(m);
+    if (w === undefined) whoOf.set(m, (w = who(m, peersOn)));
+    return w;
+  };
+  const rttLimit = limits.maxRtt !== undefined ? `, over the pod's max-rtt ${formatDuration(limits.maxRtt)}` : '';
+  const bwLimit = limits.minBandwidth !== undefined ? `, under the pod's min-bandwidth ${formatBandwidth(limits.minBandwidth)}` : '';
 
   const nodes = candidates.map((n) => {
     const ev = new CandidateEvaluation(n, ctx);
@@ -249,35 +281,44 @@ export function evaluate(input: EvaluateInput): Evaluation {
       }
       const fwd = matrix.get(n, m);
       const rev = matrix.get(m, n);
-      pickInto(rtt, fwd, rev, 'rtt_seconds', now, config.rttMaxAge);
-      pickInto(bw, fwd, rev, 'bandwidth_bytes_per_second', now, config.bandwidthMaxAge);
-      lookups[rtt.status]++;
-      lookups[bw.status]++;
-      if (rtt.status === 'unknown') ev.unknown++;
-      else if (rtt.status === 'stale') ev.stale++;
-      if (bw.status === 'unknown') ev.unknown++;
-      else if (bw.status === 'stale') ev.stale++;
-      ev.raw += weight * linkQuality(rtt, bw, config);
+      // the same choice as pickInto, without filling a MetricView (no allocation per lookup)
+      const rttStatus = pickValue(fwd?.rtt_seconds, rev?.rtt_seconds, now, config.rttMaxAge);
+      const rttValue = picked;
+      const bwStatus = pickValue(fwd?.bandwidth_bytes_per_second, rev?.bandwidth_bytes_per_second, now, config.bandwidthMaxAge);
+      const bwValue = picked;
+      lookups[rttStatus]++;
+      lookups[bwStatus]++;
+      if (rttStatus === 'unknown') ev.unknown++;
+      else if (rttStatus === 'stale') ev.stale++;
+      if (bwStatus === 'unknown') ev.unknown++;
+      else if (bwStatus === 'stale') ev.stale++;
+      ev.raw += weight * quality(rttStatus === 'fresh', rttValue, bwStatus === 'fresh', bwValue, config);
 
       // keep only the worst offender per limit: messages are built once per failing node
-      if (limits.maxRtt !== undefined && rtt.status === 'fresh' && rtt.value! > limits.maxRtt) {
+      if (limits.maxRtt !== undefined && rttStatus === 'fresh' && rttValue > limits.maxRtt) {
         rttBad++;
-        if (rtt.value! > rttWorst) [rttWorst, rttWorstNode] = [rtt.value!, m];
+        if (rttValue > rttWorst) {
+          rttWorst = rttValue;
+          rttWorstNode = m;
+        }
       }
-      if (limits.minBandwidth !== undefined && bw.status === 'fresh' && bw.value! < limits.minBandwidth) {
+      if (limits.minBandwidth !== undefined && bwStatus === 'fresh' && bwValue < limits.minBandwidth) {
         bwBad++;
-        if (bw.value! < bwWorst) [bwWorst, bwWorstNode] = [bw.value!, m];
+        if (bwValue < bwWorst) {
+          bwWorst = bwValue;
+          bwWorstNode = m;
+        }
       }
     }
     if (rttBad)
       ev.violations.push({
         reason: 'max_rtt',
-        message: `RTT to ${who(rttWorstNode, peersOn)} is ${formatDuration(rttWorst)}, over the pod's max-rtt ${formatDuration(limits.maxRtt!)}${more(rttBad)}`,
+        message: `RTT to ${whoCached(rttWorstNode)} is ${formatDuration(rttWorst)}${rttLimit}${more(rttBad)}`,
       });
     if (bwBad)
       ev.violations.push({
         reason: 'min_bandwidth',
-        message: `bandwidth to ${who(bwWorstNode, peersOn)} is ${formatBandwidth(bwWorst)}, under the pod's min-bandwidth ${formatBandwidth(limits.minBandwidth!)}${more(bwBad)}`,
+        message: `bandwidth to ${whoCached(bwWorstNode)} is ${formatBandwidth(bwWorst)}${bwLimit}${more(bwBad)}`,
       });
     return ev;
   });

@@ -175,8 +175,15 @@ export const extenderConfigSchema = z
       })
       .strict()
       .default({}),
-    /** Largest request body: NodeList mode sends every Node object (~4 KB each). */
-    bodyLimit: byteSize().default('64MiB'),
+    /** Largest request body. NodeList mode sends every Node object: 4 KB bare, ~14 KB with the 50
+     *  images and managedFields a real node carries; 128 MiB fits 5000 nodes of up to ~26 KB. */
+    bodyLimit: byteSize().default('128MiB'),
+    /** On SIGTERM, how long in-flight requests may take to finish before their connections are cut
+     *  (keep it under the pod's terminationGracePeriodSeconds, 30 s by default). */
+    shutdownTimeout: duration().default('25s'),
+    /** On SIGTERM, how long to keep serving with /readyz at 503 before closing the listener (for an
+     *  extender behind a Service: time for the endpoint to be removed). 0 for a sidecar. */
+    shutdownDelay: duration().default('0s'),
   })
   .strict();
 

@@ -1,0 +1,113 @@
+// What a scenario run produces, and its plain-text rendering (progress goes to stderr as it
+// happens; this summary goes to stdout at the end).
+import type { Topology } from '../../src/topology.js';
+import type { ScenarioMode } from '../../src/scenario.js';
+import type { Placement } from './driver.js';
+import type { ExpectationResult } from './expectations.js';
+import type { PlacementName } from './variants.js';
+
+/** Lab mode: the workload measured on one placement. */
+export interface WorkloadMeasurement {
+  requests: number;
+  errors: number;
+  /** Seconds. */
+  p50: number;
+  p95: number;
+  mean: number;
+  /** Bytes that crossed emulated links (all directions) during the measured time. */
+  interNodeBytes: number;
+  /** interNodeBytes / requests: the fair comparison when placements complete different numbers. */
+  bytesPerRequest: number;
+  /** Per directed link with traffic: "a->b" -> bytes. */
+  linkBytes: Record<string, number>;
+  /** Calls whose two pods are on different nodes / all calls, per request. */
+  remoteCalls: number;
+  calls: number;
+  seconds: number;
+}
+
+export interface ScenarioResult {
+  name: string;
+  file: string;
+  mode: ScenarioMode;
+  startedAt: string;
+  durationSeconds: number;
+  topology: Topology;
+  /** The placements, lpm first. */
+  placements: Array<{ name: PlacementName; placements: Placement[]; measurement?: WorkloadMeasurement; skipped?: string }>;
+  /** Checked against the lpm placement. */
+  expectations: ExpectationResult[];
+  ok: boolean;
+  /** Traffic calls (pod ids), for drawing. */
+  calls: Array<[string, string]>;
+  notes: string[];
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+const kib = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+
+/** "-37%" of a against b. */
+export function change(a: number, b: number): string {
+  if (!(b > 0)) return 'n/a';
+  const pct = ((a - b) / b) * 100;
+  return `${pct >= 0 ? '+' : ''}${pct.toFixed(0)}%`;
+}
+
+/** The A/B table of a lab run (Markdown-compatible). */
+export function measurementTable(r: ScenarioResult): string | undefined {
+  const measured = r.placements.filter((p) => p.measurement);
+  if (!measured.length) return undefined;
+  const nm = r.placements.find((p) => p.name === 'netmarks')?.measurement;
+  const df = r.placements.find((p) => p.name === 'default')?.measurement;
+  const rows = [['placement', 'requests', 'errors', 'p50', 'p95', 'inter-node bytes/request', 'remote calls', 'p95 vs netmarks', 'p95 vs default', 'bytes/request vs default']];
+  for (const p of measured) {
+    const m = p.measurement!;
+    rows.push([
+      p.name,
+      String(m.requests),
+      String(m.errors),
+      ms(m.p50),
+      ms(m.p95),
+      kib(m.bytesPerRequest),
+      `${m.remoteCalls}/${m.calls}`,
+      nm ? change(m.p95, nm.p95) : 'n/a',
+      df ? change(m.p95, df.p95) : 'n/a',
+      df ? change(m.bytesPerRequest, df.bytesPerRequest) : 'n/a',
+    ]);
+  }
+  return markdownTable(rows);
+}
+
+export function markdownTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(3, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(rows[0]!), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.slice(1).map(line)].join('\n') + '\n';
+}
+
+export function formatResult(r: ScenarioResult): string {
+  const out: string[] = [];
+  out.push(`scenario ${r.name} (${r.file}), mode ${r.mode}: ${r.ok ? 'PASS' : 'FAIL'} in ${r.durationSeconds.toFixed(1)}s`);
+  const pods = r.placements[0]?.placements.map((p) => p.pod) ?? [];
+  const rows = [['pod', ...r.placements.map((p) => p.name)]];
+  for (const [i, pod] of pods.entries())
+    rows.push([
+      pod,
+      ...r.placements.map((p) => {
+        const x = p.placements[i];
+        return x ? (x.node ?? 'unschedulable') + (x.preplaced ? ' (fixed)' : '') : '-';
+      }),
+    ]);
+  out.push(table(rows).trimEnd().replace(/^/gm, '  '));
+  const mt = measurementTable(r);
+  if (mt) out.push(mt.trimEnd().replace(/^/gm, '  '));
+  for (const p of r.placements) if (p.skipped) out.push(`  ${p.name}: ${p.skipped}`);
+  for (const e of r.expectations) out.push(`  ${e.ok ? 'ok  ' : 'FAIL'} expect ${e.text}${e.ok ? '' : `: ${e.detail}`}`);
+  if (!r.expectations.length) out.push('  (no expectations)');
+  for (const n of r.notes) out.push(`  note: ${n}`);
+  return out.join('\n') + '\n';
+}
