@@ -20,11 +20,15 @@ export async function checkTools(): Promise<{ ping: string; iperf3: string }> {
   // One echo to loopback shows whether this process may open ICMP sockets at all.
   const probe = await execa('ping', ['-n', '-c', '1', '-W', '1', '127.0.0.1'], { reject: false, stdin: 'ignore', timeout: 10_000 });
   const text = `${String(probe.stderr)} ${String(probe.stdout)}`;
-  if (probe.exitCode !== 0 && /not permitted|permission denied|socket:/i.test(text))
+  if (probe.exitCode !== 0 && /not permitted|permission denied|socket:/i.test(text)) {
+    // Quote the line that says what failed (iputils prints "ping: socktype: SOCK_RAW" first).
+    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const why = lines.find((l) => /not permitted|permission denied/i.test(l)) ?? lines[0] ?? '';
     throw new ToolError(
-      `ping is not permitted to send ICMP echo (${text.trim().split('\n')[0]}): run the agent as root, grant CAP_NET_RAW, ` +
+      `ping is not permitted to send ICMP echo (${why}): run the agent as root, grant CAP_NET_RAW, ` +
         'or allow its group in net.ipv4.ping_group_range',
     );
+  }
   return { ping: pingVersion, iperf3: iperf3Version };
 }
 

@@ -41,6 +41,9 @@ export interface Decision {
 /** Bounds on what one kept decision holds: its text comes from request bodies (annotations). */
 export const MAX_WARNINGS = 20;
 export const MAX_TEXT = 500;
+/** Link explanation lines per node: one per peer node, so a pod with hundreds of peer nodes would
+ *  otherwise make every kept decision hundreds of KB (keep × detailNodes × peer nodes lines). */
+export const MAX_LINK_LINES = 12;
 
 /** "first 500 characters... (N more characters)". */
 export function clip(text: string, max = MAX_TEXT): string {
@@ -65,6 +68,10 @@ export class DecisionLog {
     // a ring of `capacity` decisions is constant memory only if each one is bounded too
     const full = { id: ++this.seq, ...d, warnings: clipWarnings(d.warnings) } as Decision;
     if (full.reason !== undefined) full.reason = clip(full.reason);
+    if (full.nodes)
+      for (const n of full.nodes)
+        if (n.links && n.links.length > MAX_LINK_LINES)
+          n.links = [...n.links.slice(0, MAX_LINK_LINES), `... and ${n.links.length - MAX_LINK_LINES} more peer nodes`];
     if (this.capacity <= 0) return full;
     if (this.buf.length < this.capacity) this.buf.push(full);
     else this.buf[this.next] = full;

@@ -68,18 +68,20 @@ function peerSearchSpace(pod: PodInfo, ctx: HandlerContext): Iterable<PodInfo> {
   return store.pods();
 }
 
-function prepare(args: ExtenderArgs, ctx: HandlerContext): Prepared {
+function prepare(verb: Verb, args: ExtenderArgs, ctx: HandlerContext): Prepared {
   const pod = toPodInfo(args);
   // before the pod cache's first list we know no placements: no opinion rather than a wrong one
   const storeReady = ctx.podStore.ready;
   const peers = resolvePeers(pod, storeReady ? peerSearchSpace(pod, ctx) : [], ctx.peers);
   const limits = parsePodLimits(pod.annotations);
   // an annotation we cannot read is ignored (never an error): say so in the log and the decision
-  if (peers.warnings.length || limits.warnings.length)
+  if (peers.warnings.length || limits.warnings.length) {
+    ctx.metrics.annotationWarnings.inc({ verb });
     ctx.logger?.warn(
       { pod: `${pod.namespace}/${pod.name}`, warnings: clipWarnings([...peers.warnings, ...limits.warnings]) },
       'pod annotations ignored',
     );
+  }
   const snapshot = ctx.matrix();
   const now = ctx.now?.() ?? Date.now() / 1000;
   const evaluation = evaluate({
@@ -102,9 +104,12 @@ function nodeDecision(ev: NodeEvaluation, ctx: HandlerContext, detail: boolean):
   return d;
 }
 
+// localeCompare's order without its per-call collator lookup (thousands of ties when neutral)
+const byName = new Intl.Collator().compare;
+
 /** The decision's node list: the best `detailNodes` with explanations, plus every filtered node (capped alike). */
 function nodeDecisions(evaluation: Evaluation, ctx: HandlerContext): NodeDecision[] {
-  const byScore = [...evaluation.nodes].sort((a, b) => b.raw - a.raw || a.node.localeCompare(b.node));
+  const byScore = [...evaluation.nodes].sort((a, b) => b.raw - a.raw || byName(a.node, b.node));
   const top = byScore.slice(0, ctx.detailNodes);
   const shown = new Set(top);
   const filtered = byScore.filter((n) => n.violations.length && !shown.has(n)).slice(0, ctx.detailNodes);
@@ -160,7 +165,7 @@ export function handleFilter(body: unknown, ctx: HandlerContext): VerbAnswer<Ext
   const parsed = parseExtenderArgs(body);
   if (!parsed.ok)
     return { status: 400, body: filterError(parsed.error), decision: malformed('filter', parsed.error, ctx, started) };
-  const p = prepare(parsed.args, ctx);
+  const p = prepare('filter', parsed.args, ctx);
   const failed: Record<string, string> = {};
   const passing = new Set<string>();
   for (const ev of p.evaluation.nodes) {
@@ -195,7 +200,7 @@ export function handlePrioritize(body: unknown, ctx: HandlerContext): VerbAnswer
   const started = performance.now();
   const parsed = parseExtenderArgs(body);
   if (!parsed.ok) return { status: 400, body: { Error: parsed.error }, decision: malformed('prioritize', parsed.error, ctx, started) };
-  const p = prepare(parsed.args, ctx);
+  const p = prepare('prioritize', parsed.args, ctx);
   const list: HostPriorityList = p.evaluation.nodes.map((n) => ({ Host: n.node, Score: n.score }));
 
   // Remember where the pod will most likely go, so its peers scheduled next see it. Only a unique

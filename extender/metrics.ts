@@ -17,6 +17,7 @@ export class ExtenderMetrics {
   readonly linkLookups: Counter<'status'>;
   readonly sourceRefreshes: Counter<'source' | 'result'>;
   readonly requestsInFlight: Gauge<'verb'>;
+  readonly annotationWarnings: Counter<'verb'>;
 
   constructor(cache: () => MatrixCache | undefined) {
     const registers = [this.registry];
@@ -57,6 +58,12 @@ export class ExtenderMetrics {
       labelNames: ['verb'],
       registers,
     });
+    this.annotationWarnings = new Counter({
+      name: 'lpm_extender_annotation_warnings_total',
+      help: "Calls whose pod had lpm/L2S-M annotations that could not be read (ignored, never an error; the decision's warnings say which)",
+      labelNames: ['verb'],
+      registers,
+    });
     new Gauge({
       name: 'lpm_extender_matrix_age_seconds',
       help: 'Seconds since the last successful link matrix refresh (absent before the first)',
@@ -82,7 +89,10 @@ export class ExtenderMetrics {
       registers,
     }).set({ version: VERSION, component: 'extender' }, 1);
     // zero series so dashboards and rate() see every label value from the start
-    for (const verb of ['filter', 'prioritize'] as const) this.requestsInFlight.set({ verb }, 0);
+    for (const verb of ['filter', 'prioritize'] as const) {
+      this.requestsInFlight.set({ verb }, 0);
+      this.annotationWarnings.inc({ verb }, 0);
+    }
     for (const verb of ['filter', 'prioritize'] as const)
       for (const outcome of ['scored', 'neutral', 'error'] as const) this.decisions.inc({ verb, outcome }, 0);
     for (const reason of ['max_rtt', 'min_bandwidth'] as const) this.nodesFiltered.inc({ reason }, 0);

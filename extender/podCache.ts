@@ -100,8 +100,8 @@ export class PodCache implements PodStore {
     return this.index.podsInNamespace(namespace);
   }
 
-  podsDeclaringPeers(): Iterable<PodInfo> {
-    return this.index.podsDeclaringPeers();
+  peerDeclarersFor(labels: Readonly<Record<string, string>>): Iterable<PodInfo> {
+    return this.index.peerDeclarersFor(labels);
   }
 
   /** Is this pod's placement the extender's unconfirmed choice? (for decision explanations) */

@@ -14,7 +14,7 @@
 // A watch update that still shows the pod pending keeps the assumption (its labels and
 // annotations are taken from the update).
 import { parseL2smNetworks, L2SM_NETWORKS_ANNOTATION } from '../src/l2sm.js';
-import { PEERS_ANNOTATION } from '../src/peers.js';
+import { PEERS_ANNOTATION, peerSelectorIndexKeys } from '../src/peers.js';
 import type { PodInfo, PodStore } from './podStore.js';
 
 export const DEFAULT_ASSUME_TTL_MS = 30_000;
@@ -49,8 +49,11 @@ export class PodIndex implements PodStore {
   private readonly byNamespace = new Map<string, Bucket>();
   private readonly byLabel = new Map<string, Bucket>();
   private readonly byNetwork = new Map<string, Bucket>();
-  /** Pods with a `lpm.l2sm.io/peers` annotation: they may select any pod scheduled (reverse peers). */
-  private readonly declaringPeers: Bucket = new Map();
+  /**
+   * Pods declaring `lpm.l2sm.io/peers`, for reverse peering: filed under the "key=value" their
+   * selectors require, or under "" when a selector requires no label value.
+   */
+  private readonly byPeerSelector = new Map<string, Bucket>();
   private nextExpiry = Infinity;
   private _ready = true;
 
@@ -95,10 +98,15 @@ export class PodIndex implements PodStore {
     return snapshot(this.byNamespace.get(namespace));
   }
 
-  /** Pods carrying `lpm.l2sm.io/peers`. */
-  podsDeclaringPeers(): Iterable<PodInfo> {
+  /** Pods whose `lpm.l2sm.io/peers` may select a pod with these labels (a superset; see src/peers.ts). */
+  peerDeclarersFor(labels: Readonly<Record<string, string>>): Iterable<PodInfo> {
     this.expire();
-    return snapshot(this.declaringPeers);
+    const out = new Set<PodInfo>(this.byPeerSelector.get('')?.values() ?? []);
+    for (const [k, v] of Object.entries(labels)) {
+      const b = this.byPeerSelector.get(labelKey(k, v));
+      if (b) for (const p of b.values()) out.add(p);
+    }
+    return [...out];
   }
 
   get size(): { confirmed: number; assumed: number } {
@@ -178,14 +186,14 @@ export class PodIndex implements PodStore {
     add(this.byNamespace, pod.namespace, key, pod);
     for (const [k, v] of Object.entries(pod.labels)) add(this.byLabel, labelKey(k, v), key, pod);
     for (const n of networksOf(pod)) add(this.byNetwork, n, key, pod);
-    if (pod.annotations[PEERS_ANNOTATION] !== undefined) this.declaringPeers.set(key, pod);
+    for (const k of peerSelectorIndexKeys(pod.annotations[PEERS_ANNOTATION])) add(this.byPeerSelector, k ?? '', key, pod);
   }
 
   private unindex(key: string, pod: PodInfo): void {
     drop(this.byNamespace, pod.namespace, key);
     for (const [k, v] of Object.entries(pod.labels)) drop(this.byLabel, labelKey(k, v), key);
     for (const n of networksOf(pod)) drop(this.byNetwork, n, key);
-    this.declaringPeers.delete(key);
+    for (const k of peerSelectorIndexKeys(pod.annotations[PEERS_ANNOTATION])) drop(this.byPeerSelector, k ?? '', key);
   }
 }
 

@@ -36,6 +36,6 @@ export interface PodStore {
   podsOnNetwork?(network: string): Iterable<PodInfo>;
   /** Pods of one namespace. */
   podsInNamespace?(namespace: string): Iterable<PodInfo>;
-  /** Pods carrying the `lpm.l2sm.io/peers` annotation (candidates for reverse peering). */
-  podsDeclaringPeers?(): Iterable<PodInfo>;
+  /** Pods whose `lpm.l2sm.io/peers` may select a pod with these labels (src/peers.ts PeerIndex). */
+  peerDeclarersFor?(labels: Readonly<Record<string, string>>): Iterable<PodInfo>;
 }

@@ -33,6 +33,11 @@ export class LinkMatrix {
     return this.rows.get(source)?.get(target);
   }
 
+  /** Every link measured from `source`, by target (one lookup per candidate on the scoring path). */
+  row(source: string): ReadonlyMap<string, LinkMetrics> | undefined {
+    return this.rows.get(source);
+  }
+
   /** A metric's value judged against a maximum age: unknown when never measured, stale when too old. */
   lookup(source: string, target: string, key: LinkMetricKey, now: number, maxAgeSeconds: number): LinkLookup {
     const v = this.rows.get(source)?.get(target)?.[key];

@@ -238,8 +238,27 @@ export interface PeerIndex {
   /** Pods whose label `key` has exactly `value`. */
   podsWithLabel(key: string, value: string): Iterable<PodLike>;
   podsInNamespace(namespace: string): Iterable<PodLike>;
-  /** Pods that carry the `lpm.l2sm.io/peers` annotation (they may select the pod: reverse peers). */
-  podsDeclaringPeers(): Iterable<PodLike>;
+  /**
+   * Pods whose `lpm.l2sm.io/peers` may select a pod with these labels (reverse peers): those with
+   * a selector alternative whose `key in (...)`/`key=value` requirement the labels meet, plus
+   * those with an alternative that has no such requirement.
+   */
+  peerDeclarersFor(labels: Readonly<Record<string, string>>): Iterable<PodLike>;
+}
+
+/**
+ * The label index keys ("key=value") under which a pod declaring `lpm.l2sm.io/peers` is filed
+ * for reverse lookups: one requirement `key in (...)` per alternative (any pod it selects has one
+ * of those labels); null for an alternative without one (it must be checked against every pod).
+ */
+export function peerSelectorIndexKeys(value: string | undefined): Array<string | null> {
+  const keys: Array<string | null> = [];
+  for (const s of parsePeerSelectors(value).selectors) {
+    const req = s.selector.requirements.find((r) => r.op === 'in');
+    if (req && req.op === 'in') for (const v of req.values) keys.push(`${req.key}=${v}`);
+    else keys.push(null);
+  }
+  return keys;
 }
 
 /** Does the store have every index peerCandidates needs? */
@@ -248,14 +267,14 @@ export function hasPeerIndex(store: Partial<PeerIndex>): store is PeerIndex {
     typeof store.podsOnNetwork === 'function' &&
     typeof store.podsWithLabel === 'function' &&
     typeof store.podsInNamespace === 'function' &&
-    typeof store.podsDeclaringPeers === 'function'
+    typeof store.peerDeclarersFor === 'function'
   );
 }
 
 /**
  * A superset of the pod's possible peers, from indexes: the members of its networks, the pods
  * its selectors can match (by one `key in (...)`/`key=value` requirement's label index, else its
- * namespace) and every pod declaring peers (the reverse direction). resolvePeers applies the
+ * namespace) and the pods whose own selectors may match it (the reverse direction). resolvePeers applies the
  * exact rules to these. undefined when a selector cannot be narrowed (e.g. `*:!key`): then only
  * a scan of every pod is right.
  */
@@ -274,7 +293,7 @@ export function peerCandidates(pod: PodLike, index: PeerIndex, opts: PeerOptions
     else if ((s.namespace ?? pod.namespace) !== '*') addAll(index.podsInNamespace(s.namespace ?? pod.namespace));
     else return undefined;
   }
-  addAll(index.podsDeclaringPeers());
+  addAll(index.peerDeclarersFor(pod.labels));
   return [...out];
 }
 

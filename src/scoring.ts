@@ -15,6 +15,10 @@
 // Filter: a candidate fails when a *fresh* measurement towards any peer's node breaks the pod's
 // max-rtt or min-bandwidth. Unknown and stale values never filter. A co-located peer never fails.
 //
+// A link is *down* when its fresh packet loss (picked like the RTT, max age rttMaxAge) is 1: no echo
+// came back, so there is no RTT at all (the agent clears it), which must not read as "unknown".
+// A down link has quality 0 and breaks every limit the pod declares (max-rtt and min-bandwidth).
+//
 // Links are directed; the agent on n measures n->m. We use n->m when fresh, else m->n when fresh,
 // else the better-known of the two (stale over unknown), and say which direction was used.
 import type { Freshness, LinkMatrix } from './linkMatrix.js';
@@ -71,6 +75,10 @@ export interface LinkView {
   /** Absent when co-located. */
   rtt?: MetricView;
   bandwidth?: MetricView;
+  /** Packet loss, shown when the link is down (fresh loss = 1). */
+  loss?: MetricView;
+  /** Fresh loss = 1: quality 0, breaks any declared limit. */
+  down?: boolean;
 }
 
 export interface Violation {
@@ -112,6 +120,9 @@ export interface EvaluateInput {
 
 export const rttQuality = (rtt: number, ref: number): number => (rtt <= 0 ? 1 : ref / (ref + rtt));
 export const bandwidthQuality = (bw: number, ref: number): number => (bw <= 0 ? 0 : bw / (bw + ref));
+
+/** A fresh loss of 1 (every probe lost): the link is down. */
+const isDown = (lossStatus: Freshness, loss: number): boolean => lossStatus === 'fresh' && loss >= 1;
 
 // Picks the value to use for one metric of link n<->m into `out` (no allocation on the hot path).
 function pickInto(
@@ -160,24 +171,25 @@ function quality(rttFresh: boolean, rtt: number, bwFresh: boolean, bw: number, c
   return wSum > 0 ? (c.rttWeight * qR + c.bandwidthWeight * qB) / wSum : c.unknownQuality;
 }
 
-// pickValue's value (a module variable: returning a pair would allocate on the hot path).
-let picked = NaN;
+// pickValue's value: a typed-array slot, because returning a pair, or storing a double in a
+// closure variable, allocates on every lookup.
+const picked = new Float64Array(1);
 
 /** pickInto's choice for the scoring loop: the status, and the value in `picked` (NaN when unknown). */
 function pickValue(f: TimedValue | undefined, r: TimedValue | undefined, now: number, maxAge: number): Freshness {
   if (f && now - f.timestamp <= maxAge) {
-    picked = f.value;
+    picked[0] = f.value;
     return 'fresh';
   }
   if (r && now - r.timestamp <= maxAge) {
-    picked = r.value;
+    picked[0] = r.value;
     return 'fresh';
   }
   if (f || r) {
-    picked = (f ?? r)!.value;
+    picked[0] = (f ?? r)!.value;
     return 'stale';
   }
-  picked = NaN;
+  picked[0] = NaN;
   return 'unknown';
 }
 
@@ -219,6 +231,9 @@ function linkViews(n: string, c: EvalContext): LinkView[] {
     const rev = c.matrix.get(m, n);
     const rtt = pickInto(newView(), fwd, rev, 'rtt_seconds', c.now, c.config.rttMaxAge);
     const bandwidth = pickInto(newView(), fwd, rev, 'bandwidth_bytes_per_second', c.now, c.config.bandwidthMaxAge);
+    const loss = pickInto(newView(), fwd, rev, 'packet_loss_ratio', c.now, c.config.rttMaxAge);
+    if (isDown(loss.status, loss.value!))
+      return { peerNode: m, peers, weight, quality: 0, contribution: 0, rtt, bandwidth, loss, down: true };
     const quality = linkQuality(rtt, bandwidth, c.config);
     return { peerNode: m, peers, weight, quality, contribution: weight * quality, rtt, bandwidth };
   });
@@ -266,32 +281,55 @@ export function evaluate(input: EvaluateInput): Evaluation {
   const rttLimit = limits.maxRtt !== undefined ? `, over the pod's max-rtt ${formatDuration(limits.maxRtt)}` : '';
   const bwLimit = limits.minBandwidth !== undefined ? `, under the pod's min-bandwidth ${formatBandwidth(limits.minBandwidth)}` : '';
 
+  // per peer node once: its name, weight and row of links (for the reverse direction)
+  const peerCount = ctx.peerNodes.length;
+  const peerName: string[] = new Array(peerCount);
+  const peerWeight = new Float64Array(peerCount);
+  const peerRow: Array<ReadonlyMap<string, LinkMetrics> | undefined> = new Array(peerCount);
+  for (let i = 0; i < peerCount; i++) {
+    const [m, weight] = ctx.peerNodes[i]!;
+    peerName[i] = m;
+    peerWeight[i] = weight;
+    peerRow[i] = matrix.row(m);
+  }
+
   const nodes = candidates.map((n) => {
     const ev = new CandidateEvaluation(n, ctx);
+    const row = matrix.row(n);
     let rttBad = 0;
     let rttWorst = -Infinity;
     let rttWorstNode = '';
     let bwBad = 0;
     let bwWorst = Infinity;
     let bwWorstNode = '';
-    for (const [m, weight] of ctx.peerNodes) {
+    let downNode = '';
+    for (let i = 0; i < peerCount; i++) {
+      const m = peerName[i]!;
+      const weight = peerWeight[i]!;
       if (m === n) {
         ev.raw += weight;
         continue;
       }
-      const fwd = matrix.get(n, m);
-      const rev = matrix.get(m, n);
+      const fwd = row?.get(m);
+      const rev = peerRow[i]?.get(n);
       // the same choice as pickInto, without filling a MetricView (no allocation per lookup)
       const rttStatus = pickValue(fwd?.rtt_seconds, rev?.rtt_seconds, now, config.rttMaxAge);
-      const rttValue = picked;
+      const rttValue = picked[0]!;
       const bwStatus = pickValue(fwd?.bandwidth_bytes_per_second, rev?.bandwidth_bytes_per_second, now, config.bandwidthMaxAge);
-      const bwValue = picked;
+      const bwValue = picked[0]!;
       lookups[rttStatus]++;
       lookups[bwStatus]++;
       if (rttStatus === 'unknown') ev.unknown++;
       else if (rttStatus === 'stale') ev.stale++;
       if (bwStatus === 'unknown') ev.unknown++;
       else if (bwStatus === 'stale') ev.stale++;
+      if (isDown(pickValue(fwd?.packet_loss_ratio, rev?.packet_loss_ratio, now, config.rttMaxAge), picked[0]!)) {
+        // quality 0 (adds nothing to raw); the worst offender for every declared limit
+        if (limits.maxRtt !== undefined) rttBad++;
+        if (limits.minBandwidth !== undefined) bwBad++;
+        downNode ||= m;
+        continue;
+      }
       ev.raw += weight * quality(rttStatus === 'fresh', rttValue, bwStatus === 'fresh', bwValue, config);
 
       // keep only the worst offender per limit: messages are built once per failing node
@@ -313,12 +351,16 @@ export function evaluate(input: EvaluateInput): Evaluation {
     if (rttBad)
       ev.violations.push({
         reason: 'max_rtt',
-        message: `RTT to ${whoCached(rttWorstNode)} is ${formatDuration(rttWorst)}${rttLimit}${more(rttBad)}`,
+        message: downNode
+          ? `RTT to ${whoCached(downNode)}: ${LINK_DOWN}${rttLimit}${more(rttBad)}`
+          : `RTT to ${whoCached(rttWorstNode)} is ${formatDuration(rttWorst)}${rttLimit}${more(rttBad)}`,
       });
     if (bwBad)
       ev.violations.push({
         reason: 'min_bandwidth',
-        message: `bandwidth to ${whoCached(bwWorstNode)} is ${formatBandwidth(bwWorst)}${bwLimit}${more(bwBad)}`,
+        message: downNode
+          ? `bandwidth to ${whoCached(downNode)}: ${LINK_DOWN}${bwLimit}${more(bwBad)}`
+          : `bandwidth to ${whoCached(bwWorstNode)} is ${formatBandwidth(bwWorst)}${bwLimit}${more(bwBad)}`,
       });
     return ev;
   });
@@ -326,6 +368,7 @@ export function evaluate(input: EvaluateInput): Evaluation {
   return { outcome: 'scored', nodes, lookups };
 }
 
+const LINK_DOWN = 'link down (100% packet loss)';
 const more = (n: number) => (n > 1 ? ` (and ${n - 1} more peer node${n > 2 ? 's' : ''})` : '');
 
 function who(m: string, peersOn: Map<string, string[]>): string {
@@ -363,6 +406,10 @@ export function explainNode(ev: NodeEvaluation, c: ScoringConfig): string[] {
   return ev.links.map((l) => {
     const head = `${l.peerNode} [${l.peers.join(', ')}] weight ${round(l.weight)}`;
     if (!l.rtt) return `${head}: co-located, quality 1`;
+    if (l.down) {
+      const dir = l.loss?.direction === 'reverse' ? ' (reverse direction)' : '';
+      return `${head}: link down: 100% packet loss measured ${formatDuration(l.loss?.ageSeconds ?? 0)} ago${dir}, quality 0`;
+    }
     const rtt = describeMetric('rtt', l.rtt, formatDuration, c.rttMaxAge);
     const bw = describeMetric('bandwidth', l.bandwidth, formatBandwidth, c.bandwidthMaxAge);
     return `${head}: ${rtt}, ${bw}, quality ${round(l.quality)}`;

@@ -379,6 +379,8 @@ describe('extender under bad input (fast-check against the real server)', () => 
     expect(logged).toContainEqual(
       expect.objectContaining({ level: 40, msg: 'pod annotations ignored', pod: 'default/parsecs', warnings: [expect.stringMatching(/max-rtt ignored: "5 parsecs"/)] }),
     );
+    const metrics = await (await request(`${url}/metrics`, { dispatcher: agent })).body.text();
+    expect(metrics).toMatch(/^lpm_extender_annotation_warnings_total\{verb="filter"\} [1-9]/m);
   });
 
   it('garbage limits never filter and always leave a warning; readable ones are applied', async () => {
@@ -410,6 +412,8 @@ describe('extender under bad input (fast-check against the real server)', () => 
     const [d] = (await get(url, '/api/v1/decisions?pod=default/crowd&verb=filter')).json.decisions as Decision[];
     expect(d!.peers!.length).toBe(200); // of 3010
     expect(d!.outcome).toBe('scored');
+    // 210 peer nodes: each node's explanation is clipped, or every kept decision would be ~200 KB
+    for (const n of d!.nodes!) expect(n.links!.length).toBeLessThanOrEqual(13);
   });
 
   it('nesting: a Node too deep to echo is a 400 naming it; deep junk elsewhere is ignored', async () => {

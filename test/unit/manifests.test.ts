@@ -569,3 +569,184 @@ describe('the validators catch mistakes (so the checks above can fail)', () => {
     expect(kubeSchedulerConfigurationSchema.safeParse(cfg).success).toBe(false);
   });
 });
+
+// Security: what lpm's own manifests may do in a cluster. Each check is a function returning the
+// problems it finds, so the last test can show that it finds them.
+describe('security: RBAC is read-only and minimal, containers hold only the capabilities they need', () => {
+  type Rule = { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] };
+  const READ = new Set(['get', 'list', 'watch']);
+  /** What each of our roles may read: anything more must be added here, with a reason. */
+  const READS: Record<string, string[]> = {
+    // the agent discovers its peers by watching the agent pods of its own namespace
+    'Role/lpm-agent': ['pods'],
+    // the extender places peers (pods in any namespace) on nodes
+    'ClusterRole/lpm-extender': ['nodes', 'pods'],
+    // Prometheus service discovery of the agents and the extender, own namespace only
+    'Role/lpm-prometheus': ['endpoints', 'pods', 'services'],
+    // the lpm-scheduler reads its leader-election lease (see WRITES)
+    'Role/lpm-scheduler-leader-election': ['leases'],
+  };
+  /**
+   * The only writes: upstream kube-scheduler's leader election. `create` cannot be limited to a
+   * name (the lease does not exist yet); every other write is limited to our own lease.
+   */
+  const WRITES: Array<{ role: string; apiGroup: string; resource: string; verbs: string[]; resourceNames?: string[] }> = [
+    { role: 'Role/lpm-scheduler-leader-election', apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['create'] },
+    {
+      role: 'Role/lpm-scheduler-leader-election',
+      apiGroup: 'coordination.k8s.io',
+      resource: 'leases',
+      verbs: ['update', 'patch'],
+      resourceNames: ['lpm-scheduler'],
+    },
+  ];
+  /**
+   * ClusterRoles we bind but do not define: the upstream kube-scheduler binary needs exactly what
+   * the cluster's own scheduler has (Kubernetes maintains these roles), bound to lpm-scheduler only.
+   */
+  const SYSTEM_ROLES: Record<string, string[]> = {
+    'system:kube-scheduler': ['lpm-scheduler'],
+    'system:volume-scheduler': ['lpm-scheduler'],
+  };
+
+  function rbacProblems(objects: K8sObject[]): string[] {
+    const problems: string[] = [];
+    const roles = new Map(objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').map((o) => [`${o.kind}/${o.metadata.name}`, o]));
+    for (const [id, role] of roles) {
+      const reads = READS[id];
+      if (!reads) problems.push(`${id}: not in the list of known roles`);
+      for (const rule of ((role as K8sObject & { rules?: Rule[] }).rules ?? []) as Rule[]) {
+        const where = `${id} ${JSON.stringify(rule)}`;
+        if (rule.nonResourceURLs) problems.push(`${where}: non-resource URLs`);
+        for (const field of [rule.apiGroups, rule.resources, rule.verbs]) if (field?.includes('*')) problems.push(`${where}: wildcard`);
+        for (const res of rule.resources ?? []) {
+          if (res.includes('/')) problems.push(`${where}: subresource ${res}`);
+          if (!reads?.includes(res)) problems.push(`${where}: resource ${res} is not among ${id}'s reads`);
+        }
+        const writes = rule.verbs.filter((v) => !READ.has(v));
+        if (writes.length === 0) continue;
+        const allowed = WRITES.some(
+          (w) =>
+            w.role === id &&
+            rule.apiGroups?.length === 1 &&
+            rule.apiGroups[0] === w.apiGroup &&
+            rule.resources?.length === 1 &&
+            rule.resources[0] === w.resource &&
+            writes.every((v) => w.verbs.includes(v)) &&
+            JSON.stringify(rule.resourceNames ?? null) === JSON.stringify(w.resourceNames ?? null),
+        );
+        if (!allowed) problems.push(`${where}: writes (${writes.join(', ')})`);
+      }
+    }
+    for (const b of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
+      const ref = b.roleRef as { kind: string; name: string };
+      const subjects = ((b.subjects as { kind: string; name: string }[] | undefined) ?? []).map((s) => `${s.kind}/${s.name}`);
+      if (b.kind === 'ClusterRoleBinding' && ref.kind === 'ClusterRole' && SYSTEM_ROLES[ref.name]) {
+        const want = SYSTEM_ROLES[ref.name]!.map((n) => `ServiceAccount/${n}`);
+        if (JSON.stringify(subjects) !== JSON.stringify(want)) problems.push(`${b.kind}/${b.metadata.name}: ${ref.name} bound to ${subjects.join(', ')}`);
+        continue;
+      }
+      if (!roles.has(`${ref.kind}/${ref.name}`)) problems.push(`${b.kind}/${b.metadata.name}: binds ${ref.kind}/${ref.name}, which lpm does not define`);
+      if (b.kind === 'ClusterRoleBinding' && ref.kind === 'ClusterRole' && subjects.some((s) => !s.startsWith('ServiceAccount/')))
+        problems.push(`${b.kind}/${b.metadata.name}: binds a user or group`);
+    }
+    return problems;
+  }
+
+  type SecurityContext = {
+    privileged?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    capabilities?: { drop?: string[]; add?: string[] };
+    runAsUser?: number;
+  };
+  /** Capabilities a container may add: ping's raw ICMP socket for the agent, nothing for anyone else. */
+  const ADDS: Record<string, string[]> = { 'DaemonSet/lpm-agent/agent': ['NET_RAW'] };
+  /**
+   * Containers that may gain privileges at exec: the agent, so the image's ping binary gets its file
+   * capability cap_net_raw (no_new_privs would void it); the bounding set holds NET_RAW alone, so
+   * that is all it can gain.
+   */
+  const ESCALATES = new Set(['DaemonSet/lpm-agent/agent']);
+
+  function containerProblems(objects: K8sObject[]): string[] {
+    const problems: string[] = [];
+    for (const o of objects)
+      for (const { spec } of podSpecsOf(o)) {
+        const owner = `${o.kind}/${o.metadata.name}`;
+        for (const key of ['hostNetwork', 'hostPID', 'hostIPC'] as const) if (spec[key] === true) problems.push(`${owner}: ${key}`);
+        const podSc = (spec.securityContext ?? {}) as { runAsNonRoot?: boolean; runAsUser?: number };
+        if (podSc.runAsNonRoot !== true) problems.push(`${owner}: runAsNonRoot is not set`);
+        if (podSc.runAsUser === 0) problems.push(`${owner}: runs as root`);
+        const all = [...spec.containers, ...((spec.initContainers as ContainerLike[] | undefined) ?? [])];
+        for (const c of all) {
+          const id = `${owner}/${c.name}`;
+          const sc = (c.securityContext ?? {}) as SecurityContext;
+          if (sc.privileged === true) problems.push(`${id}: privileged`);
+          if (sc.runAsUser === 0) problems.push(`${id}: runs as root`);
+          if (JSON.stringify(sc.capabilities?.drop) !== JSON.stringify(['ALL'])) problems.push(`${id}: does not drop ALL capabilities`);
+          const add = [...(sc.capabilities?.add ?? [])].sort();
+          if (JSON.stringify(add) !== JSON.stringify([...(ADDS[id] ?? [])].sort())) problems.push(`${id}: adds ${add.join(', ') || 'nothing'}`);
+          if (sc.allowPrivilegeEscalation !== false && !ESCALATES.has(id)) problems.push(`${id}: allowPrivilegeEscalation is not false`);
+        }
+      }
+    return problems;
+  }
+
+  describe.each(KUSTOMIZATIONS)('kustomization %s', (name) => {
+    const objects = rendered.get(name)!;
+
+    it('every role only reads (get, list, watch), except the scheduler lease; only known system roles are bound', () => {
+      expect(rbacProblems(objects)).toEqual([]);
+      // every role in the lists exists, so the lists do not outgrow the manifests
+      const ids = objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').map((o) => `${o.kind}/${o.metadata.name}`);
+      expect(ids.sort()).toEqual(Object.keys(READS).sort());
+      expect(objects.some((o) => o.kind === 'ClusterRole' && o.metadata.name.startsWith('system:'))).toBe(false);
+    });
+
+    it('every container drops ALL capabilities and adds only NET_RAW (agent) or nothing; none privileged, no host namespaces', () => {
+      const containers = objects.flatMap((o) => podSpecsOf(o).flatMap(({ spec }) => spec.containers.map((c) => `${o.kind}/${o.metadata.name}/${c.name}`)));
+      expect(containers).toContain('DaemonSet/lpm-agent/agent');
+      expect(containers.length).toBeGreaterThanOrEqual(5); // agent, extender, scheduler, Prometheus, Grafana
+      expect(containerProblems(objects)).toEqual([]);
+    });
+  });
+
+  it('the checks find what they look for', () => {
+    const objects = structuredClone(rendered.get('base')!);
+    const role = find(objects, 'Role', 'lpm-agent') as K8sObject & { rules: Rule[] };
+    role.rules.push({ apiGroups: [''], resources: ['pods'], verbs: ['delete'] }, { apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
+    const lease = find(objects, 'Role', 'lpm-scheduler-leader-election') as K8sObject & { rules: Rule[] };
+    lease.rules[1]!.resourceNames = undefined; // update any lease, not just ours
+    const crb = objects.find((o) => o.kind === 'ClusterRoleBinding' && (o.roleRef as { name: string }).name === 'system:kube-scheduler')!;
+    (crb.subjects as { kind: string; name: string }[]).push({ kind: 'ServiceAccount', name: 'lpm-agent' });
+    objects.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'x' }, roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [] });
+    const rbac = rbacProblems(objects);
+    expect(rbac).toEqual([
+      expect.stringMatching(/^Role\/lpm-agent .*"delete".*: writes \(delete\)$/),
+      expect.stringMatching(/^Role\/lpm-agent .*: resource secrets is not among Role\/lpm-agent's reads$/),
+      expect.stringMatching(/^Role\/lpm-scheduler-leader-election .*: writes \(update, patch\)$/),
+      expect.stringMatching(/system:kube-scheduler bound to ServiceAccount\/lpm-scheduler, ServiceAccount\/lpm-agent$/),
+      'ClusterRoleBinding/x: binds ClusterRole/cluster-admin, which lpm does not define',
+    ]);
+
+    const [agentPod] = podSpecsOf(find(objects, 'DaemonSet', 'lpm-agent'));
+    const agent = agentPod!.spec.containers[0]!;
+    (agent.securityContext as SecurityContext).capabilities!.add = ['NET_RAW', 'NET_ADMIN'];
+    agentPod!.spec.hostNetwork = true;
+    const [extPod] = podSpecsOf(find(objects, 'Deployment', 'lpm-extender'));
+    const ext = extPod!.spec.containers[0]!;
+    Object.assign(ext.securityContext as SecurityContext, { privileged: true, allowPrivilegeEscalation: true });
+    (ext.securityContext as SecurityContext).capabilities = {};
+    expect(containerProblems(objects).sort()).toEqual(
+      [
+        'DaemonSet/lpm-agent: hostNetwork',
+        'DaemonSet/lpm-agent/agent: adds NET_ADMIN, NET_RAW',
+        'Deployment/lpm-extender/lpm-extender: privileged',
+        'Deployment/lpm-extender/lpm-extender: does not drop ALL capabilities',
+        'Deployment/lpm-extender/lpm-extender: allowPrivilegeEscalation is not false',
+      ]
+        .map((s) => s.replace('lpm-extender/lpm-extender', `lpm-extender/${ext.name}`))
+        .sort(),
+    );
+  });
+});

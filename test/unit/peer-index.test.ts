@@ -1,0 +1,96 @@
+// Peer resolution through the pod store's indexes (peerCandidates) must find exactly what a scan
+// of every pod finds: the indexes only narrow the search, the rules stay in resolvePeers.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { hasPeerIndex, peerCandidates, resolvePeers, type PodLike } from '../../src/peers.js';
+import { PodIndex } from '../../extender/podIndex.js';
+import type { PodInfo } from '../../extender/podStore.js';
+
+const NAMESPACES = ['a', 'b'];
+const SELECTORS = [
+  'app=x',
+  'app in (x,y)',
+  'app=y, tier=db',
+  'tier',
+  '!tier',
+  'app!=x',
+  'b:app=x',
+  '*:tier=db',
+  '*:app notin (x)',
+  'app=x; tier=web',
+  '[{"selector": "app=y", "namespace": "b"}]',
+];
+
+const podArb = fc.record({
+  namespace: fc.constantFrom(...NAMESPACES),
+  name: fc.constantFrom('p0', 'p1', 'p2', 'p3', 'p4', 'p5'),
+  app: fc.option(fc.constantFrom('x', 'y', 'z'), { nil: undefined }),
+  tier: fc.option(fc.constantFrom('db', 'web'), { nil: undefined }),
+  networks: fc.option(fc.constantFrom('net-1', 'net-2', 'net-1,net-2', 'b/net-1', 'lpm-measurement', '[{"name":"net-2"}]'), { nil: undefined }),
+  peers: fc.option(fc.constantFrom(...SELECTORS), { nil: undefined }),
+  weights: fc.option(fc.constantFrom('app=x: 5', 'tier=db: 2MB/s'), { nil: undefined }),
+  node: fc.option(fc.constantFrom('n1', 'n2', 'n3'), { nil: undefined }),
+  phase: fc.constantFrom('Running', 'Pending', undefined),
+});
+
+type PodSpec = typeof podArb extends fc.Arbitrary<infer T> ? T : never;
+
+function toPod(r: PodSpec): PodInfo {
+  const labels: Record<string, string> = {};
+  if (r.app) labels.app = r.app;
+  if (r.tier) labels.tier = r.tier;
+  const annotations: Record<string, string> = {};
+  if (r.networks) annotations['l2sm/networks'] = r.networks;
+  if (r.peers) annotations['lpm.l2sm.io/peers'] = r.peers;
+  if (r.weights) annotations['lpm.l2sm.io/peer-weights'] = r.weights;
+  return {
+    namespace: r.namespace,
+    name: r.name,
+    labels,
+    annotations,
+    ...(r.node ? { nodeName: r.node } : {}),
+    ...(r.phase ? { phase: r.phase } : {}),
+  };
+}
+
+describe('peer resolution through the pod indexes', () => {
+  it('PodIndex offers every index peerCandidates needs', () => {
+    expect(hasPeerIndex(new PodIndex())).toBe(true);
+    expect(hasPeerIndex({})).toBe(false);
+  });
+
+  it('finds the same peers, weights and warnings as a scan of every pod (property)', () => {
+    fc.assert(
+      fc.property(fc.array(podArb, { maxLength: 25 }), podArb, (others, me) => {
+        const index = new PodIndex();
+        for (const p of others) index.upsert(toPod(p));
+        const pod = { ...toPod({ ...me, node: undefined, phase: 'Pending' }), name: 'me' };
+        const opts = { ignoreNetworks: ['lpm-measurement'] };
+        const scanned = resolvePeers(pod, index.pods(), opts);
+        const candidates = peerCandidates(pod, index, opts);
+        const indexed = resolvePeers(pod, candidates ?? index.pods(), opts);
+        expect(indexed).toEqual(scanned);
+        expect([...indexed.weightByNode]).toEqual([...scanned.weightByNode]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('narrows the search: a pod with a network and an equality selector looks at few pods', () => {
+    const index = new PodIndex();
+    for (let i = 0; i < 200; i++)
+      index.upsert({ namespace: 'a', name: `bg-${i}`, labels: { app: `bg-${i % 20}` }, annotations: {}, nodeName: 'n1' });
+    index.upsert({ namespace: 'a', name: 'db', labels: { app: 'db' }, annotations: {}, nodeName: 'n2' });
+    index.upsert({ namespace: 'a', name: 'cache', labels: { app: 'c' }, annotations: { 'l2sm/networks': 'net-1' }, nodeName: 'n3' });
+    index.upsert({ namespace: 'a', name: 'mon', labels: {}, annotations: { 'lpm.l2sm.io/peers': 'app=web' }, nodeName: 'n3' });
+    const web: PodLike = { namespace: 'a', name: 'web', labels: { app: 'web' }, annotations: { 'l2sm/networks': 'net-1', 'lpm.l2sm.io/peers': 'app=db' } };
+    const candidates = peerCandidates(web, index);
+    expect(candidates?.map((p) => p.name).sort()).toEqual(['cache', 'db', 'mon']);
+    expect(resolvePeers(web, candidates!).peers.map((p) => p.id)).toEqual(['a/cache', 'a/db', 'a/mon']);
+  });
+
+  it('falls back to a scan (undefined) for a selector no index can narrow', () => {
+    const web: PodLike = { namespace: 'a', name: 'web', labels: {}, annotations: { 'lpm.l2sm.io/peers': '*:!canary' } };
+    expect(peerCandidates(web, new PodIndex())).toBeUndefined();
+  });
+});
