@@ -54,7 +54,7 @@ export interface ServerHandle {
 /** Forks serverProcess.js and waits for its URLs. */
 export async function startServers(spec: ClusterSpec): Promise<ServerHandle> {
   const entry = fileURLToPath(new URL('./serverProcess.js', import.meta.url));
-  const child: ChildProcess = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--no-deprecation'] });
+  const child: ChildProcess = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--no-warnings'] });
   const ready = await new Promise<ServerReady>((resolve, reject) => {
     child.once('message', (m: ServerReady | { type: 'error'; message: string }) =>
       m.type === 'ready' ? resolve(m) : reject(new Error(`bench server: ${m.message}`)),
