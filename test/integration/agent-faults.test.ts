@@ -17,6 +17,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { waitFor } from '../helpers/waitFor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNetns, deleteLink, deleteNetns, inNetns, ip, netnsCapability } from '../../scenarios/lab/ip.js';
 import { linksReportSchema, type LinksReport } from '../../src/linkMetrics.js';
@@ -96,21 +97,6 @@ function samples(text: string): Array<{ name: string; labels: Record<string, str
 }
 const metric = (text: string, name: string, labels: Record<string, string> = {}): number | undefined =>
   samples(text).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 async function nsPids(ns: string): Promise<number[]> {
   const r = await execa('ip', ['netns', 'pids', ns], { reject: false });

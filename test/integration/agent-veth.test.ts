@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, rm, symlink, rename, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { waitFor } from '../helpers/waitFor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNetns, deleteNetns, deleteLink, inNetns, ip, netnsCapability } from '../../scenarios/lab/ip.js';
 import { linksReportSchema, type LinksReport } from '../../src/linkMetrics.js';
@@ -98,21 +99,6 @@ function linkValue(text: string, name: string, source: string, target: string, e
       s.labels.network === 'lpm-test' &&
       Object.entries(extra).every(([k, v]) => s.labels[k] === v),
   )?.value;
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 async function cleanup(): Promise<void> {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { waitFor } from '../helpers/waitFor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extenderConfigSchema } from '../../src/config/extenderConfig.js';
 import { dashboardQueries } from '../../src/collector/dashboardQueries.js';
@@ -78,22 +79,6 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
   return { status: res.statusCode, json: await res.body.json() };
 }
 
-/** Polls until `check` returns a value (not undefined) or the time is up. */
-async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 const complete = (m: LinkMatrix) =>
   DIRECTED.every((l) => m.get(l.source, l.target)?.rtt_seconds && m.get(l.source, l.target)?.bandwidth_bytes_per_second);
 
@@ -143,10 +128,10 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
   it('the prometheus source returns every link, consistent with the configured links', async () => {
     const source = new PrometheusSource({ url: promUrl, interval: SCRAPE, timeout: 2 });
     // One bandwidth sweep of 3 nodes takes 3 slots of 10 s.
-    const matrix = await eventually('RTT and bandwidth of every link in Prometheus', 100_000, async () => {
+    const matrix = await waitFor('RTT and bandwidth of every link in Prometheus', async () => {
       const m = await source.fetch(AbortSignal.timeout(5000));
       return complete(m) ? m : undefined;
-    });
+    }, 100_000);
     for (const l of DIRECTED) {
       const cell = matrix.get(l.source, l.target)!;
       const rtt = cell.rtt_seconds!.value;
@@ -173,14 +158,14 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
     // Prometheus lags the agents by up to a scrape plus a rule evaluation; wait for a moment where
     // both hold the same measurements (same timestamps), then every value must be the same.
     const keys = ['rtt_seconds', 'rtt_min_seconds', 'rtt_max_seconds', 'jitter_seconds', 'packet_loss_ratio', 'bandwidth_bytes_per_second'] as const;
-    const pair = await eventually('direct and prometheus sources on the same measurements', 60_000, async () => {
+    const pair = await waitFor('direct and prometheus sources on the same measurements', async () => {
       const [p, d] = await Promise.all([prom.fetch(AbortSignal.timeout(5000)), direct.fetch(AbortSignal.timeout(5000))]);
       if (!complete(p) || !complete(d)) return undefined;
       const same = DIRECTED.every((l) =>
         keys.every((k) => p.get(l.source, l.target)?.[k]?.timestamp === d.get(l.source, l.target)?.[k]?.timestamp),
       );
       return same ? { p, d } : undefined;
-    });
+    }, 60_000);
     expect(pair.p.nodes()).toEqual(pair.d.nodes());
     expect(pair.p.size).toBe(pair.d.size);
     for (const l of DIRECTED)
@@ -188,10 +173,10 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
   }, 90_000);
 
   it('the extender, fed by Prometheus, filters and scores by the measured links', async () => {
-    await eventually('extender matrix with every link', 30_000, async () => {
+    await waitFor('extender matrix with every link', async () => {
       const snap = extender.cache.current;
       return snap && complete(snap.matrix) ? true : undefined;
-    });
+    }, 30_000);
     const filter = await post(`${extenderUrl}/filter`, args);
     expect(filter.status).toBe(200);
     expect(filter.json.NodeNames).toEqual(['a', 'b']);
@@ -245,10 +230,10 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
       },
       { lab: LAB, dir: prometheusDir(LAB), port: promPort, scrapeInterval: SCRAPE },
     );
-    await eventually('extender recovers fresh values', 30_000, async () => {
+    await waitFor('extender recovers fresh values', async () => {
       const r = await post(`${extenderUrl}/filter`, args);
       return r.status === 200 && !r.json.NodeNames.includes('c') ? true : undefined;
-    });
+    }, 30_000);
     expect(extender.cache.lastError).toBeUndefined();
   }, 90_000);
 });

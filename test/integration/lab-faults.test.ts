@@ -14,8 +14,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { waitFor } from '../helpers/waitFor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExtender, type Extender } from '../../extender/extender.js';
 import type { Decision } from '../../extender/decisionLog.js';
@@ -61,21 +61,6 @@ async function getJson<T>(url: string): Promise<T> {
   return (await res.body.json()) as T;
 }
 
-async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(300);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 describe.skipIf(skipReason !== undefined)('lab faults: agents -> extender (direct source)', () => {
   let state: LabState;
   let extender: Extender;
@@ -106,10 +91,10 @@ describe.skipIf(skipReason !== undefined)('lab faults: agents -> extender (direc
     extender = await createExtender({ config });
     url = await extender.start({ host: '127.0.0.1', port: 0 });
     // every measured link has an RTT in the extender's matrix
-    await eventually('c->a, c->b, a->b, b->a measured', 30_000, async () => {
+    await waitFor('c->a, c->b, a->b, b->a measured', async () => {
       const m = extender.cache.current?.matrix;
       return m && [['c', 'a'], ['c', 'b'], ['a', 'b'], ['b', 'a']].every(([s, t]) => m.get(s!, t!)?.rtt_seconds) ? true : undefined;
-    });
+    }, 30_000);
   }, 90_000);
 
   afterAll(async () => {
@@ -131,20 +116,20 @@ describe.skipIf(skipReason !== undefined)('lab faults: agents -> extender (direc
         ['a', 'b'],
         ['b', 'a'],
       ] as const) {
-        const link = await eventually(`${self}->${peer} loss 1`, 20_000, async () => {
+        const link = await waitFor(`${self}->${peer} loss 1`, async () => {
           const l = (await agentLinks(self)).links.find((x) => x.target === peer);
           return l?.metrics.packet_loss_ratio?.value === 1 ? l : undefined;
-        });
+        }, 20_000);
         expect(link.metrics.rtt_seconds).toBeUndefined();
         const text = await (await request(`${agentUrl(self)}/metrics`)).body.text();
         expect(text).toMatch(new RegExp(`^lpm_link_packet_loss_ratio\\{source_node="${self}",target_node="${peer}",network="[^"]+"\\} 1$`, 'm'));
         expect(text).not.toMatch(new RegExp(`^lpm_link_rtt_seconds\\{source_node="${self}",target_node="${peer}"`, 'm'));
       }
 
-      const cut = await eventually('b filtered', 10_000, async () => {
+      const cut = await waitFor('b filtered', async () => {
         const r = await filter(pod);
         return r.status === 200 && !r.json.NodeNames.includes('b') ? r : undefined;
-      });
+      }, 10_000);
       expect(cut.json.NodeNames).toEqual(['a', 'c']);
       expect(cut.json.FailedAndUnresolvableNodes.b).toMatch(
         /^lpm: RTT to a \(peer default\/db-0\): link down \(100% packet loss\), over the pod's max-rtt 20ms$/,
@@ -165,18 +150,18 @@ describe.skipIf(skipReason !== undefined)('lab faults: agents -> extender (direc
       await labSet(LAB, parseSetArgs(['a->b', 'loss=0%']), true);
     }
     // Link back: measured again, b passes.
-    await eventually('b passes again', 20_000, async () => {
+    await waitFor('b passes again', async () => {
       const r = await filter(pod);
       return r.status === 200 && r.json.NodeNames.includes('b') ? true : undefined;
-    });
+    }, 20_000);
   }, 60_000);
 
   it("an agent killed: its links go stale, and past the staleness age they neither filter nor penalise, and the decision says so", async () => {
     const pod = web('web-kill', '4ms'); // c is 6 ms from a: over the limit while c's agent measures it
-    const fresh = await eventually('c filtered on its fresh RTT', 10_000, async () => {
+    const fresh = await waitFor('c filtered on its fresh RTT', async () => {
       const r = await filter(pod);
       return r.status === 200 && r.json.FailedAndUnresolvableNodes?.c ? r : undefined;
-    });
+    }, 10_000);
     expect(fresh.json.FailedAndUnresolvableNodes.c).toMatch(/RTT to a \(peer default\/db-0\) is [\d.]+ms, over the pod's max-rtt 4ms/);
     expect((await prioritize(pod)).status).toBe(200);
     const freshC = (await decision('prioritize', 'web-kill')).nodes!.find((n) => n.node === 'c')!;
@@ -187,14 +172,14 @@ describe.skipIf(skipReason !== undefined)('lab faults: agents -> extender (direc
     expect(await isAlive(agent)).toBe(true);
     process.kill(agent.pid, 'SIGKILL');
     const killedAt = Date.now() / 1000;
-    await eventually('c agent gone', 5000, async () => ((await isAlive(agent)) ? undefined : true));
+    await waitFor('c agent gone', async () => ((await isAlive(agent)) ? undefined : true), 5000);
     expect((await labStatus(LAB)).agentsAlive.c).toBe(false);
 
     // Past the staleness age (counted from c's last measurement, which is before the kill).
-    const stale = await eventually('c no longer filtered', (RTT_MAX_AGE + 10) * 1000, async () => {
+    const stale = await waitFor('c no longer filtered', async () => {
       const r = await filter(pod);
       return r.status === 200 && r.json.NodeNames.includes('c') ? r : undefined;
-    });
+    }, (RTT_MAX_AGE + 10) * 1000);
     expect(Date.now() / 1000 - killedAt).toBeLessThan(RTT_MAX_AGE + 10);
     expect(stale.json.FailedAndUnresolvableNodes?.c).toBeUndefined();
     const fd = await decision('filter', 'web-kill');
