@@ -32,7 +32,7 @@ export const agentCommand: CommandSpec = {
 
 Needs ping (iputils) and iperf3 on PATH, and permission to send ICMP echo.
 The node name comes from the config's "node" or the NODE_NAME environment variable.
-See docs/agent.md for the config reference.`,
+See the README, "The agent", for the config reference.`,
   async run(args) {
     const file = requireStr(args, 'config', agentCommand);
     const log = createLogger('agent', str(args, 'log-level') ?? 'info');

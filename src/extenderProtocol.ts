@@ -119,6 +119,30 @@ function readNodeList(v: unknown, ctx: z.RefinementCtx): ReceivedNodeList | null
   return { list, items, names };
 }
 
+const jsonType = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+// Hand-written rather than z.array(z.string()): 5000 names are checked in one loop without
+// zod's per-element bookkeeping; the messages are zod's.
+function readNodeNames(v: unknown, ctx: z.RefinementCtx): string[] | null | undefined {
+  if (v === null || v === undefined) return v;
+  if (!Array.isArray(v)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `Expected array, received ${jsonType(v)}` });
+    return z.NEVER;
+  }
+  for (let i = 0; i < v.length; i++) {
+    const name: unknown = v[i];
+    if (typeof name !== 'string') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `Expected string, received ${jsonType(name)}` });
+      return z.NEVER;
+    }
+    if (name === '') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: 'String must contain at least 1 character(s)' });
+      return z.NEVER;
+    }
+  }
+  return v as string[];
+}
+
 /** ExtenderArgs: the body of both the filter and the prioritize call. */
 export const extenderArgsSchema = z
   .preprocess(
@@ -126,7 +150,7 @@ export const extenderArgsSchema = z
     z.object({
       Pod: podSchema,
       Nodes: z.unknown().transform(readNodeList),
-      NodeNames: z.array(z.string().min(1)).nullish(),
+      NodeNames: z.unknown().transform(readNodeNames),
     }),
   )
   .superRefine((args, ctx) => {

@@ -19,7 +19,7 @@
 //   expect:
 //     - { pod: web, on: b }
 //
-// docs/scenarios.md describes every field.
+// The README, "Scenarios", describes every field.
 import { z } from 'zod';
 import { byteSize, extenderConfigSchema, type ExtenderConfig } from './config/extenderConfig.js';
 import { formatPath } from './config/loadYaml.js';

@@ -1,4 +1,4 @@
-// The scoring model (docs/extender.md has the same formula with a worked example).
+// The scoring model (the README, section "The scheduler extender", has the same formula with a worked example).
 //
 // For a candidate node n and a peer's node m:
 //   quality(n, m) = 1                                    if n = m (co-located: no network hop)

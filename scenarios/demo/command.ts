@@ -1,4 +1,4 @@
-// `lpm demo`: the whole pipeline on one machine, no cluster (see docs/demo.md).
+// `lpm demo`: the whole pipeline on one machine, no cluster (see the README, "Try it").
 import { bool, LOG_LEVEL_FLAG, str, UsageError, type CommandSpec } from '../../src/cli/command.js';
 import { createLogger } from '../../src/log.js';
 import type { DemoMode } from './mode.js';

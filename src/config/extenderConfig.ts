@@ -5,7 +5,7 @@
 //     type: direct
 //     agents: [http://10.0.0.1:9105, http://10.0.0.2:9105]
 //
-// See docs/extender.md for every field.
+// See the README, "The scheduler extender", for every field.
 import { z } from 'zod';
 import { LINK_METRIC_KEYS } from '../linkMetrics.js';
 import type { ScoringConfig } from '../scoring.js';

@@ -22,7 +22,7 @@ export const benchCommand: CommandSpec = {
   },
   details: `Runs on loopback and, for the agent part, in a network namespace of its own (needs root;
 skipped with a reason otherwise). The full run takes about 4 minutes on 2 cores; do not run
-other heavy work meanwhile. docs/bench.md explains every column.`,
+other heavy work meanwhile. The README, "Benchmarks", explains every column.`,
   async run(args) {
     const profile = bool(args, 'quick') ? QUICK : FULL;
     const out = str(args, 'out') ?? 'test/bench/results/latest.json';

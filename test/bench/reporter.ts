@@ -1,4 +1,4 @@
-// The benchmark's output: a Markdown table per part on stdout (pasted as-is into docs/bench.md)
+// The benchmark's output: a Markdown table per part on stdout (pasted as-is into the README, "Benchmarks")
 // and the whole result as JSON with the machine it ran on.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
