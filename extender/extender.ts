@@ -14,6 +14,8 @@ import type { PodStore } from './podStore.js';
 import { buildServer, type TlsMaterial } from './server.js';
 import { createSource } from './sources/index.js';
 import { MatrixCache, type MetricSource } from './sources/source.js';
+import { TrafficSource } from './sources/traffic.js';
+import type { TrafficMatrix } from '../src/trafficMatrix.js';
 
 export interface ExtenderOptions {
   config: ExtenderConfig;
@@ -29,6 +31,8 @@ export interface ExtenderOptions {
 export interface Extender {
   app: FastifyInstance;
   cache: MatrixCache;
+  /** Traffic between apps (peers.traffic), when configured. */
+  traffic: MatrixCache<TrafficMatrix> | undefined;
   podStore: PodStore;
   metrics: ExtenderMetrics;
   decisions: DecisionLog;
@@ -91,6 +95,29 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
     ...(logger ? { logger } : {}),
     onRefresh: (type, result) => metrics.sourceRefreshes.inc({ source: type, result }),
   });
+  const t = config.peers.traffic;
+  const traffic = t
+    ? new MatrixCache(
+        new TrafficSource({
+          url: t.url,
+          query: t.query,
+          labels: {
+            sourceApp: t.sourceLabel,
+            targetApp: t.targetLabel,
+            sourceNamespace: t.sourceNamespaceLabel,
+            targetNamespace: t.targetNamespaceLabel,
+            podLabel: t.podLabel,
+          },
+          interval: t.interval,
+          timeout: t.timeout,
+        }),
+        {
+          ...(logger ? { logger } : {}),
+          what: 'traffic matrix',
+          onRefresh: (type, result) => metrics.sourceRefreshes.inc({ source: type, result }),
+        },
+      )
+    : undefined;
   const decisions = new DecisionLog(config.decisions.keep);
   const ctx: HandlerContext = {
     podStore,
@@ -100,6 +127,8 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
       networks: config.peers.networks,
       ignoreNetworks: config.peers.ignoreNetworks,
       defaultWeight: config.peers.defaultWeight,
+      // until the first answer (or with Prometheus never reached): no traffic peers, never an error
+      ...(traffic ? { traffic: (pod) => traffic.current?.matrix.rulesFor(pod) ?? [] } : {}),
     },
     decisions,
     detailNodes: config.decisions.detailNodes,
@@ -113,6 +142,7 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
     draining: () => draining,
     ctx,
     cache,
+    traffic,
     podStore,
     decisions,
     metrics,
@@ -135,7 +165,7 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
         app.server.closeAllConnections();
       }, timeoutSeconds * 1000);
     try {
-      await Promise.all([cache.stop(), closed]);
+      await Promise.all([cache.stop(), traffic?.stop(), closed]);
     } finally {
       clearTimeout(timer);
     }
@@ -145,11 +175,13 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
   return {
     app,
     cache,
+    traffic,
     podStore,
     metrics,
     decisions,
     async start(listen = splitListen(config.listen)) {
       cache.start();
+      traffic?.start();
       await app.listen({ host: listen.host, port: listen.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

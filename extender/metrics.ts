@@ -48,7 +48,7 @@ export class ExtenderMetrics {
     });
     this.sourceRefreshes = new Counter({
       name: 'lpm_extender_source_refreshes_total',
-      help: 'Link matrix refreshes from the metric source',
+      help: 'Refreshes from the metric source (link matrix) and the traffic source (source="traffic")',
       labelNames: ['source', 'result'],
       registers,
     });

@@ -9,6 +9,7 @@ import { handleFilter, handlePrioritize, type HandlerContext } from './handlers.
 import type { ExtenderMetrics, Verb } from './metrics.js';
 import type { PodStore } from './podStore.js';
 import type { MatrixCache } from './sources/source.js';
+import type { TrafficMatrix } from '../src/trafficMatrix.js';
 import { registerWebPage } from './web/routes.js';
 
 export interface TlsMaterial {
@@ -21,6 +22,8 @@ export interface TlsMaterial {
 export interface ServerOptions {
   ctx: HandlerContext;
   cache: MatrixCache;
+  /** peers.traffic, when configured. */
+  traffic?: MatrixCache<TrafficMatrix> | undefined;
   podStore: PodStore;
   decisions: DecisionLog;
   metrics: ExtenderMetrics;
@@ -148,6 +151,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       sourceStatus: cache.source.status?.() ?? null,
       nodes: snap?.matrix.nodes() ?? [],
       ...(snap ? snap.matrix.toJSON() : { builtAt: null, links: [] }),
+    };
+  });
+
+  app.get('/api/v1/traffic', async (_request, reply) => {
+    const t = opts.traffic;
+    if (!t) return reply.code(404).send({ error: 'no traffic source configured (peers.traffic)' });
+    const snap = t.current;
+    return {
+      refreshedAt: snap?.refreshedAt ?? null,
+      lastError: t.lastError ?? null,
+      sourceStatus: t.source.status?.() ?? null,
+      ...(snap ? snap.matrix.toJSON() : { builtAt: null, pairs: [] }),
     };
   });
 

@@ -7,7 +7,9 @@
 //     listed in `ignoreNetworks` (lpm's own measurement network joins every agent);
 //  2. or P's `lpm.l2sm.io/peers` selects Q;
 //  3. or Q's `lpm.l2sm.io/peers` selects P (peering is symmetric: the backend scheduled after the
-//     frontend should land near it too, although only the frontend wrote the annotation).
+//     frontend should land near it too, although only the frontend wrote the annotation);
+//  4. or the traffic source (optional: PromQL bytes/s between apps, src/trafficMatrix.ts) measured
+//     traffic between P's app and Q's app.
 //
 // `lpm.l2sm.io/peers` syntax: selector alternatives separated by ";" (a pod matching ANY of them
 // is a peer). Each alternative is a Kubernetes label selector (commas mean AND, as in kubectl -l),
@@ -19,7 +21,7 @@
 // "SELECTOR: WEIGHT" separated by ";" (the number after the LAST colon), or a JSON object
 // {"SELECTOR": WEIGHT}. WEIGHT is a non-negative number or a rate such as "12MB/s" (bytes/s).
 // A peer takes the weight of the first entry that matches it (P's entries first, then Q's entries
-// that match P), else the traffic source's weight, else `defaultWeight` (1).
+// that match P), else the traffic measured between their apps, else `defaultWeight` (1).
 import { L2SM_NETWORKS_ANNOTATION, parseL2smNetworks, type L2smAttachment } from './l2sm.js';
 import { contradictoryKey, matchesSelector, parseLabelSelector, type LabelSelector } from './labelSelector.js';
 import { parseBandwidth } from './units.js';
@@ -57,8 +59,8 @@ export interface PeerOptions {
   ignoreNetworks?: readonly string[];
   /** Weight of a peer no rule gives a weight to. */
   defaultWeight?: number;
-  /** Optional traffic source (e.g. PromQL bytes/s between apps): a weight for a peer, or undefined. */
-  trafficWeight?: (pod: PodLike, peer: PodLike) => number | undefined;
+  /** Optional traffic source (PromQL bytes/s between apps): the pod's traffic peers as weighted selectors. */
+  traffic?: (pod: PodLike) => readonly WeightRule[];
 }
 
 export interface Peer {
@@ -287,7 +289,8 @@ export function peerCandidates(pod: PodLike, index: PeerIndex, opts: PeerOptions
     const ignore = new Set(opts.ignoreNetworks ?? []);
     for (const key of networkKeys(pod, ignore)) addAll(index.podsOnNetwork(key.slice(key.indexOf('/') + 1)));
   }
-  for (const s of parsePeerSelectors(pod.annotations[PEERS_ANNOTATION]).selectors) {
+  const traffic = opts.traffic?.(pod) ?? [];
+  for (const s of [...parsePeerSelectors(pod.annotations[PEERS_ANNOTATION]).selectors, ...traffic]) {
     const req = s.selector.requirements.find((r) => r.op === 'in');
     if (req && req.op === 'in') for (const v of req.values) addAll(index.podsWithLabel(req.key, v));
     else if ((s.namespace ?? pod.namespace) !== '*') addAll(index.podsInNamespace(s.namespace ?? pod.namespace));
@@ -310,6 +313,7 @@ export function resolvePeers(pod: PodLike, pods: Iterable<PodLike>, opts: PeerOp
   const { selectors, warnings: selWarn } = parsePeerSelectors(pod.annotations[PEERS_ANNOTATION]);
   const { rules, warnings: wWarn } = parsePeerWeights(pod.annotations[PEER_WEIGHTS_ANNOTATION]);
   warnings.push(...selWarn, ...wWarn);
+  const traffic = opts.traffic?.(pod) ?? [];
 
   const peers: Peer[] = [];
   const unplaced: string[] = [];
@@ -326,6 +330,8 @@ export function resolvePeers(pod: PodLike, pods: Iterable<PodLike>, opts: PeerOp
     if (qSel !== undefined)
       for (const s of parsePeerSelectors(qSel).selectors)
         if (selects(s, q.namespace, pod)) via.push(`selected by its ${s.text}`);
+    const measured = traffic.length ? traffic.find((r) => selects(r, pod.namespace, q)) : undefined;
+    if (measured) via.push(`traffic ${measured.text}`);
     if (via.length === 0) continue;
 
     const id = `${q.namespace}/${q.name}`;
@@ -345,12 +351,9 @@ export function resolvePeers(pod: PodLike, pods: Iterable<PodLike>, opts: PeerOp
       if (back) {
         weight = back.weight;
         weightFrom = `its ${PEER_WEIGHTS_ANNOTATION} ${back.text}`;
-      } else {
-        const t = opts.trafficWeight?.(pod, q);
-        if (t !== undefined && Number.isFinite(t) && t >= 0) {
-          weight = t;
-          weightFrom = 'traffic';
-        }
+      } else if (measured) {
+        weight = measured.weight;
+        weightFrom = `traffic ${measured.text}`;
       }
     }
     const w = weight ?? defaultWeight;

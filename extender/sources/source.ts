@@ -1,22 +1,23 @@
 // Where the link matrix comes from. Every source (static, direct agent scrapes, Prometheus) is the
 // same small interface: build a fresh LinkMatrix, or throw. MatrixCache runs it in the background
 // and keeps the last good matrix when a refresh fails; the scheduling path only reads `current`.
+// The traffic source (bytes/s between apps) is a source of another matrix type, cached the same way.
 import type { LinkMatrix } from '../../src/linkMatrix.js';
 import type { Logger } from '../../src/log.js';
 
-export interface MetricSource {
+export interface MetricSource<T = LinkMatrix> {
   /** Label of lpm_extender_source_refreshes_total: static, direct, prometheus. */
   readonly type: string;
   /** Seconds between refreshes. */
   readonly interval: number;
   /** Builds a fresh matrix; throws on failure. Values keep their own measurement timestamps. */
-  fetch(signal: AbortSignal): Promise<LinkMatrix>;
+  fetch(signal: AbortSignal): Promise<T>;
   /** Per-target detail for GET /api/v1/links (e.g. each agent's last scrape). */
   status?(): unknown;
 }
 
-export interface MatrixSnapshot {
-  matrix: LinkMatrix;
+export interface MatrixSnapshot<T = LinkMatrix> {
+  matrix: T;
   /** Unix seconds of the refresh that produced it. */
   refreshedAt: number;
 }
@@ -27,10 +28,12 @@ export interface MatrixCacheOptions {
   onRefresh?: (type: string, result: 'success' | 'error') => void;
   /** Refresh timeout in seconds (default: the interval, at most 30 s). */
   timeout?: number;
+  /** What the logs call the matrix (default "link matrix"). */
+  what?: string;
 }
 
-export class MatrixCache {
-  private snapshot: MatrixSnapshot | undefined;
+export class MatrixCache<T extends { readonly size: number } = LinkMatrix> {
+  private snapshot: MatrixSnapshot<T> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<boolean> | undefined;
   private stopped = false;
@@ -38,12 +41,12 @@ export class MatrixCache {
   lastError: { message: string; at: number } | undefined;
 
   constructor(
-    readonly source: MetricSource,
+    readonly source: MetricSource<T>,
     private readonly opts: MatrixCacheOptions = {},
   ) {}
 
   /** The last good matrix, or undefined before the first successful refresh. */
-  get current(): MatrixSnapshot | undefined {
+  get current(): MatrixSnapshot<T> | undefined {
     return this.snapshot;
   }
 
@@ -63,7 +66,7 @@ export class MatrixCache {
       this.snapshot = { matrix, refreshedAt: Date.now() / 1000 };
       this.lastError = undefined;
       this.opts.onRefresh?.(this.source.type, 'success');
-      this.opts.logger?.debug({ source: this.source.type, links: matrix.size }, 'link matrix refreshed');
+      this.opts.logger?.debug({ source: this.source.type, links: matrix.size }, `${this.opts.what ?? 'link matrix'} refreshed`);
       return true;
     } catch (err) {
       if (this.stopped) return false;
@@ -72,7 +75,7 @@ export class MatrixCache {
       this.opts.onRefresh?.(this.source.type, 'error');
       this.opts.logger?.warn(
         { source: this.source.type, err: message, keeping: this.snapshot ? 'last good matrix' : 'no matrix yet' },
-        'link matrix refresh failed',
+        `${this.opts.what ?? 'link matrix'} refresh failed`,
       );
       return false;
     }

@@ -2,7 +2,10 @@
 // process's wake-up and event-loop latency, which on a virtual machine is 0.1-0.3 ms and would
 // otherwise be added to every emulated link's delay. A worker thread sends a timestamped probe
 // over loopback every `intervalMs`; the main thread notes when its handler sees it. The emulator
-// dates each packet's arrival back by the median of the recent samples (`estimate`).
+// dates each packet's arrival back by `estimate`: the median of the recent samples, but never more
+// than the median of the last ~20 s. A load that just ended leaves the recent median high for a
+// while; dating packets back by that would make links read faster than configured, which a real
+// link never is. Under-compensating a burst only shows the emulator's own latency, as a router's.
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 
@@ -21,6 +24,7 @@ s.connect(workerData.port, '127.0.0.1', () => {
 
 export class ReceiveLatencyProbe {
   private readonly samples: number[] = [];
+  private readonly longSamples: number[] = [];
   private worker: Worker | undefined;
   private socket: dgram.Socket | undefined;
   /** Median of the recent samples, in milliseconds (0 until the first sample). */
@@ -30,6 +34,7 @@ export class ReceiveLatencyProbe {
   constructor(
     private readonly window = 21,
     private readonly maxMs = 1,
+    private readonly longWindow = 201,
   ) {}
 
   async start(intervalMs = 100): Promise<void> {
@@ -49,14 +54,23 @@ export class ReceiveLatencyProbe {
   add(ms: number): void {
     if (!(ms >= 0)) return;
     this.count++;
-    this.samples.push(ms);
-    if (this.samples.length > this.window) this.samples.shift();
-    const sorted = [...this.samples].sort((a, b) => a - b);
-    this.estimate = Math.min(this.maxMs, sorted[sorted.length >> 1]!);
+    push(this.samples, ms, this.window);
+    push(this.longSamples, ms, this.longWindow);
+    this.estimate = Math.min(this.maxMs, median(this.samples), median(this.longSamples));
   }
 
   async close(): Promise<void> {
     await this.worker?.terminate();
     this.socket?.close();
   }
+}
+
+function push(window: number[], v: number, size: number): void {
+  window.push(v);
+  if (window.length > size) window.shift();
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
 }

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { LINK_METRIC_KEYS } from '../linkMetrics.js';
 import type { ScoringConfig } from '../scoring.js';
+import { DEFAULT_TRAFFIC_LABELS, DEFAULT_TRAFFIC_QUERY } from '../trafficMatrix.js';
 import { bandwidth, duration, listenAddress, objectName } from './fields.js';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1e3, MB: 1e6, GB: 1e9 };
@@ -88,6 +89,25 @@ const prometheusSource = z
   })
   .strict();
 
+const trafficSource = z
+  .object({
+    /** Prometheus base URL, e.g. http://prometheus.istio-system:9090 */
+    url: httpUrl(),
+    /** An instant query giving bytes/s per app pair (default: Istio's request + response bytes). */
+    query: z.string().min(1).default(DEFAULT_TRAFFIC_QUERY),
+    /** Sample labels naming the two apps and (optional, '' for none) their namespaces. */
+    sourceLabel: z.string().min(1).default(DEFAULT_TRAFFIC_LABELS.sourceApp),
+    targetLabel: z.string().min(1).default(DEFAULT_TRAFFIC_LABELS.targetApp),
+    sourceNamespaceLabel: z.string().default(DEFAULT_TRAFFIC_LABELS.sourceNamespace),
+    targetNamespaceLabel: z.string().default(DEFAULT_TRAFFIC_LABELS.targetNamespace),
+    /** The pod label whose value is the app name in the samples. */
+    podLabel: z.string().min(1).default(DEFAULT_TRAFFIC_LABELS.podLabel),
+    interval: duration().default('30s'),
+    timeout: duration().default('5s'),
+  })
+  .strict();
+export type TrafficSourceConfig = z.infer<typeof trafficSource>;
+
 export const sourceSchema = z
   .discriminatedUnion('type', [directSource, staticSource, prometheusSource])
   .superRefine((s, ctx) => {
@@ -151,6 +171,8 @@ export const extenderConfigSchema = z
         ignoreNetworks: z.array(z.string().min(1)).default(['lpm-measurement']),
         /** Weight of a peer no annotation weighs. */
         defaultWeight: z.number().min(0).default(1),
+        /** Traffic between apps from Prometheus (bytes/s): the pods of talking apps are peers, weighted by it. */
+        traffic: trafficSource.optional(),
       })
       .strict()
       .default({}),

@@ -179,7 +179,9 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
     }, 30_000);
     const filter = await post(`${extenderUrl}/filter`, args);
     expect(filter.status).toBe(200);
-    expect(filter.json.NodeNames).toEqual(['a', 'b']);
+    // the decision explains a failure: which link values were used, their age
+    const decision = (await (await request(`${extenderUrl}/api/v1/decisions?limit=1`)).body.json()) as { decisions: unknown[] };
+    expect(filter.json.NodeNames, JSON.stringify(decision.decisions[0])).toEqual(['a', 'b']);
     expect(Object.keys(filter.json.FailedAndUnresolvableNodes ?? {})).toEqual(['c']);
     const prio = await post(`${extenderUrl}/prioritize`, { ...args, NodeNames: ['a', 'b'] });
     expect(prio.status).toBe(200);

@@ -4,6 +4,7 @@ import { DEFAULT_LINK_PROPERTIES } from '../../src/topology.js';
 import { LinkShaper } from '../../scenarios/lab/linkShaper.js';
 import { MinHeap } from '../../scenarios/lab/minHeap.js';
 import { PreciseScheduler } from '../../scenarios/lab/scheduler.js';
+import { ReceiveLatencyProbe } from '../../scenarios/lab/receiveLatency.js';
 
 const props = (p: Partial<typeof DEFAULT_LINK_PROPERTIES>) => ({ ...DEFAULT_LINK_PROPERTIES, ...p });
 
@@ -112,5 +113,31 @@ describe('PreciseScheduler', () => {
     });
     expect(got.map((g) => g.id)).toEqual([4, 6, 1, 2, 3, 0, 5]);
     for (const g of got) expect(g.at).toBeGreaterThanOrEqual(g.due);
+  });
+});
+
+describe('ReceiveLatencyProbe', () => {
+  it('estimates the median wake-up latency of recent samples, capped at maxMs', () => {
+    const p = new ReceiveLatencyProbe(5, 1, 50);
+    for (const ms of [0.2, 0.1, 0.3, 0.2, 0.25]) p.add(ms);
+    expect(p.estimate).toBe(0.2);
+    for (let i = 0; i < 50; i++) p.add(5);
+    expect(p.estimate).toBe(1);
+  });
+
+  it('a burst after a quiet spell is not compensated beyond the long-run median (links never read faster than configured)', () => {
+    const p = new ReceiveLatencyProbe(5, 1, 50);
+    for (let i = 0; i < 40; i++) p.add(0.1);
+    for (let i = 0; i < 5; i++) p.add(0.8);
+    // the recent median is 0.8 ms, the long-run one 0.1 ms: packets are dated back by 0.1 ms only
+    expect(p.estimate).toBe(0.1);
+  });
+
+  it('ignores negative and NaN samples', () => {
+    const p = new ReceiveLatencyProbe();
+    p.add(-1);
+    p.add(NaN);
+    expect(p.count).toBe(0);
+    expect(p.estimate).toBe(0);
   });
 });

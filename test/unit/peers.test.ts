@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { matchesSelector, parseLabelSelector } from '../../src/labelSelector.js';
 import { parsePeerSelectors, parsePeerWeights, resolvePeers, type PodLike } from '../../src/peers.js';
 import { parsePodLimits } from '../../src/podLimits.js';
+import { TrafficMatrix } from '../../src/trafficMatrix.js';
 
 const pod = (name: string, o: Partial<PodLike> = {}): PodLike => ({
   namespace: 'shop',
@@ -114,9 +115,26 @@ describe('resolvePeers', () => {
     expect(r.peers.map((p) => p.id)).not.toContain('shop/cache-0');
   });
 
-  it('uses the traffic source when no annotation weighs a peer', () => {
-    const r = resolvePeers(scheduling, pods, { trafficWeight: (_p, q) => (q.name === 'prom-0' ? 42 : undefined) });
-    expect(r.peers.find((p) => p.id === 'monitoring/prom-0')).toMatchObject({ weight: 42, weightFrom: 'traffic' });
+  it('uses measured traffic when no annotation weighs a peer', () => {
+    const prom = pods.find((p) => p.name === 'prom-0')!;
+    const traffic = new TrafficMatrix('app');
+    traffic.add({ namespace: scheduling.namespace, app: scheduling.labels.app! }, { namespace: 'monitoring', app: prom.labels.app! }, 42);
+    const r = resolvePeers(scheduling, pods, { traffic: (p) => traffic.rulesFor(p) });
+    expect(r.peers.find((p) => p.id === 'monitoring/prom-0')).toMatchObject({
+      weight: 42,
+      weightFrom: `traffic monitoring:app=${prom.labels.app}`,
+    });
+  });
+
+  it('measured traffic makes the pods of a talking app peers; an annotation weight still wins', () => {
+    const traffic = new TrafficMatrix('app');
+    traffic.add({ namespace: 'shop', app: 'x' }, { namespace: 'shop', app: 'web' }, 300); // x -> web counts for web too
+    traffic.add({ namespace: 'shop', app: 'web' }, { namespace: 'shop', app: 'db' }, 1e6);
+    const r = resolvePeers(scheduling, pods, { traffic: (p) => traffic.rulesFor(p) });
+    expect(r.peers.find((p) => p.id === 'shop/unrelated')).toMatchObject({ weight: 300, via: ['traffic shop:app=x'], weightFrom: 'traffic shop:app=x' });
+    expect(r.peers.find((p) => p.id === 'shop/db-0')).toMatchObject({ weight: 5, weightFrom: 'lpm.l2sm.io/peer-weights app=db' });
+    // traffic in another namespace's app of the same name does not make it a peer
+    expect(r.peers.map((p) => p.id)).not.toContain('other/db-elsewhere');
   });
 
   it('a pod with no peer annotations has no peers; bad annotations become warnings', () => {
