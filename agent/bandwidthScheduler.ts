@@ -7,7 +7,7 @@ import {
   planSlot,
   slotIndexAt,
   testsInSlot,
-  WINDOW_MARGIN_SECONDS,
+  WINDOW_TAIL_SECONDS,
   type Iperf3Job,
   type PlannedTest,
   type SlotPlan,
@@ -100,7 +100,8 @@ export class BandwidthScheduler {
   private async runWithRetries(test: PlannedTest): Promise<void> {
     const job = this.ctx?.jobs[test.job];
     if (!job) return;
-    const needs = job.duration + job.omit + WINDOW_MARGIN_SECONDS / 2;
+    // a retry must end before the window's tail, where RTT probes of this pair may run
+    const needs = job.duration + job.omit + WINDOW_TAIL_SECONDS;
     for (let attempt = 1; ; attempt++) {
       const result = await this.run(test, attempt);
       if (result !== 'busy' || this.stopped) return;

@@ -2,8 +2,9 @@
 // delay spreads the probes of many agents, and every interval is jittered by +-10% so they do
 // not fall into step. A pair never overlaps itself: the next run is timed from the start of the
 // previous one, or starts right after it when the run took longer than the interval.
-// A run that would overlap a bandwidth test with the same peer waits until that test's slot is
-// over (`defer`): our own iperf3 traffic would fill the link's queue and inflate the RTT.
+// A run that would overlap a bandwidth test with the same peer waits until that test is over
+// (`defer`): our own iperf3 traffic would fill the link's queue and inflate the RTT. It waits two
+// intervals at most in all, so a link under test is still probed often enough not to go stale.
 
 export interface RttJob {
   /** Identity of the job: metric config, target and address. Same key = keep the timer. */
@@ -11,7 +12,7 @@ export interface RttJob {
   target: string;
   address: string;
   interval: number;
-  /** Seconds one run takes at most (count x spacing + timeout). */
+  /** Seconds one run takes, for the overlap check: count x spacing + up to 0.5 s for the last reply. */
   runSeconds: number;
 }
 
@@ -78,9 +79,10 @@ export class RttScheduler {
     if (e.cancelled) return;
     const wait = this.defer(e.job);
     e.deferredSince ??= Date.now();
-    // Defer at most two intervals: with back-to-back bandwidth tests a loaded RTT beats none.
-    if (wait !== undefined && wait > 0 && Date.now() - e.deferredSince < 2 * e.job.interval * 1000) {
-      this.arm(e, wait + 0.5 * this.random());
+    // Defer at most two intervals in all: with back-to-back bandwidth tests a loaded RTT beats none.
+    const budget = 2 * e.job.interval - (Date.now() - e.deferredSince) / 1000;
+    if (wait !== undefined && wait > 0 && budget > 0) {
+      this.arm(e, Math.min(wait + 0.2 * this.random(), budget));
       return;
     }
     e.deferredSince = undefined;

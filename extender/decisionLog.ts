@@ -70,7 +70,8 @@ export class DecisionLog {
     if (full.reason !== undefined) full.reason = clip(full.reason);
     if (full.nodes)
       for (const n of full.nodes)
-        if (n.links && n.links.length > MAX_LINK_LINES)
+        // (explainNode clips its lines the same way already: MAX_LINK_LINES and a count line)
+        if (n.links && n.links.length > MAX_LINK_LINES + 1)
           n.links = [...n.links.slice(0, MAX_LINK_LINES), `... and ${n.links.length - MAX_LINK_LINES} more peer nodes`];
     if (this.capacity <= 0) return full;
     if (this.buf.length < this.capacity) this.buf.push(full);

@@ -13,7 +13,7 @@ import type { Logger } from '../src/log.js';
 import { hasPeerIndex, peerCandidates, resolvePeers, type PeerOptions, type ResolvedPeers } from '../src/peers.js';
 import { describeLimits, parsePodLimits, type PodLimits } from '../src/podLimits.js';
 import { evaluate, explainNode, violationText, type Evaluation, type NodeEvaluation, type ScoringConfig } from '../src/scoring.js';
-import { clipWarnings, type Decision, type DecisionLog, type NodeDecision } from './decisionLog.js';
+import { clipWarnings, MAX_LINK_LINES, type Decision, type DecisionLog, type NodeDecision } from './decisionLog.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
 import type { PodInfo, PodStore } from './podStore.js';
 import type { MatrixSnapshot } from './sources/source.js';
@@ -99,20 +99,44 @@ function prepare(verb: Verb, args: ExtenderArgs, ctx: HandlerContext): Prepared 
 
 function nodeDecision(ev: NodeEvaluation, ctx: HandlerContext, detail: boolean): NodeDecision {
   const d: NodeDecision = { node: ev.node, raw: Math.round(ev.raw * 1e4) / 1e4, score: ev.score, unknown: ev.unknown, stale: ev.stale };
-  if (ev.violations.length) d.filtered = violationText(ev.violations);
-  if (detail) d.links = explainNode(ev, ctx.scoring);
+  if (ev.failed) d.filtered = violationText(ev.violations);
+  if (detail) d.links = explainNode(ev, ctx.scoring, MAX_LINK_LINES);
   return d;
 }
 
 // localeCompare's order without its per-call collator lookup (thousands of ties when neutral)
 const byName = new Intl.Collator().compare;
 
+const byScore = (a: NodeEvaluation, b: NodeEvaluation) => b.raw - a.raw || byName(a.node, b.node);
+
+/** The first `k` of `items` in `cmp` order, without sorting them all (k is small, items up to 5000). */
+function firstK<T>(items: Iterable<T>, k: number, cmp: (a: T, b: T) => number): T[] {
+  const best: T[] = [];
+  if (k <= 0) return best;
+  for (const x of items) {
+    if (best.length === k && cmp(x, best[k - 1]!) >= 0) continue;
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmp(best[mid]!, x) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, x);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
 /** The decision's node list: the best `detailNodes` with explanations, plus every filtered node (capped alike). */
 function nodeDecisions(evaluation: Evaluation, ctx: HandlerContext): NodeDecision[] {
-  const byScore = [...evaluation.nodes].sort((a, b) => b.raw - a.raw || byName(a.node, b.node));
-  const top = byScore.slice(0, ctx.detailNodes);
+  const top = firstK(evaluation.nodes, ctx.detailNodes, byScore);
   const shown = new Set(top);
-  const filtered = byScore.filter((n) => n.violations.length && !shown.has(n)).slice(0, ctx.detailNodes);
+  const filtered = firstK(
+    evaluation.nodes.filter((n) => n.failed && !shown.has(n)),
+    ctx.detailNodes,
+    byScore,
+  );
   return [...top, ...filtered].map((n) => nodeDecision(n, ctx, true));
 }
 
@@ -169,7 +193,7 @@ export function handleFilter(body: unknown, ctx: HandlerContext): VerbAnswer<Ext
   const failed: Record<string, string> = {};
   const passing = new Set<string>();
   for (const ev of p.evaluation.nodes) {
-    if (ev.violations.length === 0) {
+    if (!ev.failed) {
       passing.add(ev.node);
       continue;
     }

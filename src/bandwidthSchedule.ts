@@ -9,6 +9,8 @@ import { opponentIn, roundRobinRounds, type Pairing } from './tournament.js';
 
 /** Time a window needs beyond the test itself: process start, connect, result exchange, clock skew. */
 export const WINDOW_MARGIN_SECONDS = 3;
+/** The end of every window that no test loads: a retried test starts only if it ends before it. */
+export const WINDOW_TAIL_SECONDS = WINDOW_MARGIN_SECONDS / 2;
 
 export interface Iperf3Job {
   type: MeasurementType;
@@ -104,10 +106,12 @@ export function testsInSlot(opts: {
 }
 
 /**
- * The end (unix seconds) of the last slot overlapping [from, to] in which `self` and `peer` are
- * paired for a bandwidth test, or undefined when they are not. RTT probes wait for it: a ping that
- * shares the link with our own iperf3 test measures the queue the test fills, not the link.
- * Conservative: the whole slot counts, both directions, whatever a job's targets.
+ * The end (unix seconds) of the last bandwidth test between `self` and `peer` that may load the
+ * link during [from, to], or undefined when none does. RTT probes wait for it: a ping that shares
+ * the link with our own iperf3 test measures the queue the test fills, not the link. A test may
+ * run anywhere in its window but the tail (WINDOW_TAIL_SECONDS, kept free by the retry rule), so
+ * a probe fits into the tail between a pair's two windows. Both directions count, whatever a
+ * job's targets.
  */
 export function bandwidthBusyUntil(
   opts: { nodes: readonly string[]; self: string; jobs: readonly Iperf3Job[]; plan: SlotPlan; rounds?: Pairing[][] },
@@ -121,13 +125,16 @@ export function bandwidthBusyUntil(
   if (me < 0 || other < 0 || me === other) return undefined;
   const rounds = opts.rounds ?? roundRobinRounds(nodes.length);
   let until: number | undefined;
-  for (let k = slotIndexAt(from, plan.slotSeconds); k <= slotIndexAt(to, plan.slotSeconds); k++) {
-    const paired = jobs.some((job) => {
+  for (let k = slotIndexAt(from, plan.slotSeconds); k <= slotIndexAt(to, plan.slotSeconds); k++)
+    for (const w of plan.windows) {
+      const job = jobs[w.job];
+      if (!job) continue;
       const r = mod(k, sweepSlots(rounds.length, job.interval, plan.slotSeconds));
-      return r < rounds.length && opponentIn(rounds[r]!, me) === other;
-    });
-    if (paired) until = (k + 1) * plan.slotSeconds;
-  }
+      if (r >= rounds.length || opponentIn(rounds[r]!, me) !== other) continue;
+      const start = k * plan.slotSeconds + w.offset;
+      const end = start + w.length - WINDOW_TAIL_SECONDS;
+      if (from < end && to > start) until = Math.max(until ?? end, end);
+    }
   return until;
 }
 

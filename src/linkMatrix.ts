@@ -1,6 +1,7 @@
 // The link matrix: for each directed pair of nodes, the latest value of each link metric with
 // its measurement time. Built by the extender's metric sources (from Prometheus or straight from
 // the agents) and read, without I/O, on the scheduling path.
+import { LinkColumns } from './linkColumns.js';
 import type { LinkMetricKey, LinkMetrics, LinksReport, TimedValue } from './linkMetrics.js';
 
 export type Freshness = 'fresh' | 'stale' | 'unknown';
@@ -15,18 +16,28 @@ export interface LinkLookup {
 
 export class LinkMatrix {
   private readonly rows = new Map<string, Map<string, LinkMetrics>>();
+  private columnView: LinkColumns | undefined;
+  private linkCount: number | undefined;
 
   /** Unix time (seconds) the matrix was assembled at. */
   constructor(readonly builtAt: number = Date.now() / 1000) {}
 
   /** Records a value; an older value never replaces a newer one (several sources may report a link). */
   set(source: string, target: string, key: LinkMetricKey, value: TimedValue): void {
+    this.columnView = undefined;
+    this.linkCount = undefined;
     let row = this.rows.get(source);
     if (!row) this.rows.set(source, (row = new Map()));
     let cell = row.get(target);
     if (!cell) row.set(target, (cell = {}));
     const old = cell[key];
     if (!old || old.timestamp <= value.timestamp) cell[key] = value;
+  }
+
+  /** The column layout the scoring loop reads (built on first use; a set() discards it). */
+  get columns(): LinkColumns {
+    this.columnView ??= new LinkColumns(this);
+    return this.columnView;
   }
 
   get(source: string, target: string): LinkMetrics | undefined {
@@ -61,9 +72,12 @@ export class LinkMatrix {
   }
 
   get size(): number {
-    let n = 0;
-    for (const row of this.rows.values()) n += row.size;
-    return n;
+    if (this.linkCount === undefined) {
+      let n = 0;
+      for (const row of this.rows.values()) n += row.size;
+      this.linkCount = n;
+    }
+    return this.linkCount;
   }
 
   /** Oldest and newest measurement time over all values (undefined when empty). */

@@ -93,7 +93,14 @@ export interface NodeEvaluation {
   score: number;
   /** Per peer node: what drove the score (computed on demand). */
   readonly links: LinkView[];
-  violations: Violation[];
+  /** The first `limit` of `links`, computing no more than those. */
+  linksUpTo(limit: number): LinkView[];
+  /** How many peer nodes `links` covers. */
+  readonly peerNodeCount: number;
+  /** Why the node breaks the pod's limits (built when read); empty when it does not. */
+  readonly violations: Violation[];
+  /** Whether it breaks them: the cheap test, without building messages. */
+  readonly failed: boolean;
   /** Metric lookups (rtt, bandwidth) that were unknown / stale for this node. */
   unknown: number;
   stale: number;
@@ -175,22 +182,34 @@ function quality(rttFresh: boolean, rtt: number, bwFresh: boolean, bw: number, c
 // closure variable, allocates on every lookup.
 const picked = new Float64Array(1);
 
-/** pickInto's choice for the scoring loop: the status, and the value in `picked` (NaN when unknown). */
-function pickValue(f: TimedValue | undefined, r: TimedValue | undefined, now: number, maxAge: number): Freshness {
-  if (f && now - f.timestamp <= maxAge) {
-    picked[0] = f.value;
-    return 'fresh';
+// Freshness in the scoring loop: small integers (array indexes) rather than strings.
+const FRESH = 0;
+const STALE = 1;
+const UNKNOWN = 2;
+
+/**
+ * pickInto's choice for the scoring loop, from a LinkColumns slot (NaN time = no value): the
+ * status, and the value in `picked` (NaN when unknown).
+ */
+function pickValue(fTime: number, fValue: number, rTime: number, rValue: number, now: number, maxAge: number): number {
+  if (now - fTime <= maxAge) {
+    picked[0] = fValue;
+    return FRESH;
   }
-  if (r && now - r.timestamp <= maxAge) {
-    picked[0] = r.value;
-    return 'fresh';
+  if (now - rTime <= maxAge) {
+    picked[0] = rValue;
+    return FRESH;
   }
-  if (f || r) {
-    picked[0] = (f ?? r)!.value;
-    return 'stale';
+  if (!Number.isNaN(fTime)) {
+    picked[0] = fValue;
+    return STALE;
+  }
+  if (!Number.isNaN(rTime)) {
+    picked[0] = rValue;
+    return STALE;
   }
   picked[0] = NaN;
-  return 'unknown';
+  return UNKNOWN;
 }
 
 interface EvalContext {
@@ -199,6 +218,22 @@ interface EvalContext {
   config: ScoringConfig;
   peerNodes: Array<[string, number]>;
   peersOn: Map<string, string[]>;
+  /** Violation message parts: "<peer node> (peers ...)", and the limits as written once. */
+  who: (m: string) => string;
+  rttLimit: string;
+  bwLimit: string;
+}
+
+/** What broke a candidate's limits, kept as numbers: the messages are built only when read. */
+interface Breach {
+  rttBad: number;
+  rttWorst: number;
+  rttWorstNode: string;
+  bwBad: number;
+  bwWorst: number;
+  bwWorstNode: string;
+  /** A peer node behind a link that is down, '' when none. */
+  downNode: string;
 }
 
 // One candidate's result. The per-link explanation (`links`) is computed only when asked for
@@ -206,25 +241,47 @@ interface EvalContext {
 class CandidateEvaluation implements NodeEvaluation {
   raw = 0;
   score = 0;
-  violations: Violation[] = [];
   unknown = 0;
   stale = 0;
+  breach: Breach | undefined = undefined;
   private cachedLinks: LinkView[] | undefined;
+  private cachedViolations: Violation[] | undefined;
 
   constructor(
     readonly node: string,
     private readonly ctx?: EvalContext,
   ) {}
 
+  get failed(): boolean {
+    return this.breach !== undefined;
+  }
+
+  get violations(): Violation[] {
+    this.cachedViolations ??= this.breach && this.ctx ? violationsOf(this.breach, this.ctx) : [];
+    return this.cachedViolations;
+  }
+
   get links(): LinkView[] {
     if (!this.ctx) return [];
-    this.cachedLinks ??= linkViews(this.node, this.ctx);
+    this.cachedLinks ??= linkViews(this.node, this.ctx, Infinity);
     return this.cachedLinks;
+  }
+
+  linksUpTo(limit: number): LinkView[] {
+    if (!this.ctx) return [];
+    if (this.cachedLinks || limit >= this.ctx.peerNodes.length) return this.links.slice(0, limit);
+    return linkViews(this.node, this.ctx, limit);
+  }
+
+  /** Peer nodes behind `links` (all of them, computed or not). */
+  get peerNodeCount(): number {
+    return this.ctx?.peerNodes.length ?? 0;
   }
 }
 
-function linkViews(n: string, c: EvalContext): LinkView[] {
-  return c.peerNodes.map(([m, weight]) => {
+function linkViews(n: string, c: EvalContext, limit: number): LinkView[] {
+  const peerNodes = limit < c.peerNodes.length ? c.peerNodes.slice(0, limit) : c.peerNodes;
+  return peerNodes.map(([m, weight]) => {
     const peers = c.peersOn.get(m) ?? [];
     if (m === n) return { peerNode: m, peers, weight, quality: 1, contribution: weight };
     const fwd = c.matrix.get(n, m);
@@ -270,102 +327,150 @@ export function evaluate(input: EvaluateInput): Evaluation {
     if (list) list.push(p.id);
     else peersOn.set(p.node, [p.id]);
   }
-  const ctx: EvalContext = { matrix, now, config, peerNodes: [...peers.weightByNode.entries()], peersOn };
   // Violation messages share their parts: "RTT to <who>" per peer node, the limit once.
   const whoOf = new Map<string, string>();
-  const whoCached = (m: string) => {
-    let w = whoOf.get(m);
-    if (w === undefined) whoOf.set(m, (w = who(m, peersOn)));
-    return w;
+  const ctx: EvalContext = {
+    matrix,
+    now,
+    config,
+    peerNodes: [...peers.weightByNode.entries()],
+    peersOn,
+    who: (m: string) => {
+      let w = whoOf.get(m);
+      if (w === undefined) whoOf.set(m, (w = who(m, peersOn)));
+      return w;
+    },
+    rttLimit: limits.maxRtt !== undefined ? `, over the pod's max-rtt ${formatDuration(limits.maxRtt)}` : '',
+    bwLimit: limits.minBandwidth !== undefined ? `, under the pod's min-bandwidth ${formatBandwidth(limits.minBandwidth)}` : '',
   };
-  const rttLimit = limits.maxRtt !== undefined ? `, over the pod's max-rtt ${formatDuration(limits.maxRtt)}` : '';
-  const bwLimit = limits.minBandwidth !== undefined ? `, under the pod's min-bandwidth ${formatBandwidth(limits.minBandwidth)}` : '';
 
-  // per peer node once: its name, weight and row of links (for the reverse direction)
-  const peerCount = ctx.peerNodes.length;
-  const peerName: string[] = new Array(peerCount);
-  const peerWeight = new Float64Array(peerCount);
-  const peerRow: Array<ReadonlyMap<string, LinkMetrics> | undefined> = new Array(peerCount);
-  for (let i = 0; i < peerCount; i++) {
+  // Peer node by peer node, every candidate in turn: the peer node's column (its links to and from
+  // every node) is read in order, and each candidate's sums live in typed arrays. Per candidate the
+  // peer nodes are still taken in the same order, so every sum is the same as one candidate at a time.
+  const count = candidates.length;
+  const columns = matrix.columns;
+  // a candidate the matrix has never heard of (-1): every value unknown
+  const idx = new Int32Array(count);
+  for (let c = 0; c < count; c++) idx[c] = columns.index.get(candidates[c]!) ?? -1;
+  const raw = new Float64Array(count);
+  const unknown = new Int32Array(count);
+  const stale = new Int32Array(count);
+  const rttBad = new Int32Array(count);
+  const bwBad = new Int32Array(count);
+  const rttWorst = new Float64Array(count).fill(-Infinity);
+  const bwWorst = new Float64Array(count).fill(Infinity);
+  // peer node indexes (into ctx.peerNodes) of the worst offenders and of the first link down
+  const rttWorstPeer = new Int32Array(count).fill(-1);
+  const bwWorstPeer = new Int32Array(count).fill(-1);
+  const downPeer = new Int32Array(count).fill(-1);
+  const looked = [0, 0, 0]; // by FRESH, STALE, UNKNOWN
+  const { maxRtt, minBandwidth: minBw } = limits;
+  const { rttMaxAge, bandwidthMaxAge } = config;
+
+  for (let i = 0; i < ctx.peerNodes.length; i++) {
     const [m, weight] = ctx.peerNodes[i]!;
-    peerName[i] = m;
-    peerWeight[i] = weight;
-    peerRow[i] = matrix.row(m);
-  }
-
-  const nodes = candidates.map((n) => {
-    const ev = new CandidateEvaluation(n, ctx);
-    const row = matrix.row(n);
-    let rttBad = 0;
-    let rttWorst = -Infinity;
-    let rttWorstNode = '';
-    let bwBad = 0;
-    let bwWorst = Infinity;
-    let bwWorstNode = '';
-    let downNode = '';
-    for (let i = 0; i < peerCount; i++) {
-      const m = peerName[i]!;
-      const weight = peerWeight[i]!;
-      if (m === n) {
-        ev.raw += weight;
+    const mi = columns.index.get(m) ?? -1;
+    const { forward: f, reverse: r } = columns.column(m);
+    const [fRT, fRV, rRT, rRV] = [f.rtt_seconds.time, f.rtt_seconds.value, r.rtt_seconds.time, r.rtt_seconds.value];
+    const fb = f.bandwidth_bytes_per_second;
+    const rb = r.bandwidth_bytes_per_second;
+    const [fBT, fBV, rBT, rBV] = [fb.time, fb.value, rb.time, rb.value];
+    const [fLT, fLV, rLT, rLV] = [f.packet_loss_ratio.time, f.packet_loss_ratio.value, r.packet_loss_ratio.time, r.packet_loss_ratio.value];
+    for (let c = 0; c < count; c++) {
+      const j = idx[c]!;
+      if (mi >= 0 ? j === mi : candidates[c] === m) {
+        raw[c] = raw[c]! + weight; // co-located
         continue;
       }
-      const fwd = row?.get(m);
-      const rev = peerRow[i]?.get(n);
       // the same choice as pickInto, without filling a MetricView (no allocation per lookup)
-      const rttStatus = pickValue(fwd?.rtt_seconds, rev?.rtt_seconds, now, config.rttMaxAge);
-      const rttValue = picked[0]!;
-      const bwStatus = pickValue(fwd?.bandwidth_bytes_per_second, rev?.bandwidth_bytes_per_second, now, config.bandwidthMaxAge);
-      const bwValue = picked[0]!;
-      lookups[rttStatus]++;
-      lookups[bwStatus]++;
-      if (rttStatus === 'unknown') ev.unknown++;
-      else if (rttStatus === 'stale') ev.stale++;
-      if (bwStatus === 'unknown') ev.unknown++;
-      else if (bwStatus === 'stale') ev.stale++;
-      if (isDown(pickValue(fwd?.packet_loss_ratio, rev?.packet_loss_ratio, now, config.rttMaxAge), picked[0]!)) {
-        // quality 0 (adds nothing to raw); the worst offender for every declared limit
-        if (limits.maxRtt !== undefined) rttBad++;
-        if (limits.minBandwidth !== undefined) bwBad++;
-        downNode ||= m;
+      let rttS = UNKNOWN;
+      let bwS = UNKNOWN;
+      let lossS = UNKNOWN;
+      let rttV = NaN;
+      let bwV = NaN;
+      let lossV = NaN;
+      if (j >= 0) {
+        rttS = pickValue(fRT[j]!, fRV[j]!, rRT[j]!, rRV[j]!, now, rttMaxAge);
+        rttV = picked[0]!;
+        bwS = pickValue(fBT[j]!, fBV[j]!, rBT[j]!, rBV[j]!, now, bandwidthMaxAge);
+        bwV = picked[0]!;
+        lossS = pickValue(fLT[j]!, fLV[j]!, rLT[j]!, rLV[j]!, now, rttMaxAge);
+        lossV = picked[0]!;
+      }
+      looked[rttS] = looked[rttS]! + 1;
+      looked[bwS] = looked[bwS]! + 1;
+      if (rttS === UNKNOWN) unknown[c] = unknown[c]! + 1;
+      else if (rttS === STALE) stale[c] = stale[c]! + 1;
+      if (bwS === UNKNOWN) unknown[c] = unknown[c]! + 1;
+      else if (bwS === STALE) stale[c] = stale[c]! + 1;
+      if (lossS === FRESH && lossV >= 1) {
+        // down: quality 0 (adds nothing to raw); the worst offender for every declared limit
+        if (maxRtt !== undefined) rttBad[c] = rttBad[c]! + 1;
+        if (minBw !== undefined) bwBad[c] = bwBad[c]! + 1;
+        if (downPeer[c]! < 0) downPeer[c] = i;
         continue;
       }
-      ev.raw += weight * quality(rttStatus === 'fresh', rttValue, bwStatus === 'fresh', bwValue, config);
-
-      // keep only the worst offender per limit: messages are built once per failing node
-      if (limits.maxRtt !== undefined && rttStatus === 'fresh' && rttValue > limits.maxRtt) {
-        rttBad++;
-        if (rttValue > rttWorst) {
-          rttWorst = rttValue;
-          rttWorstNode = m;
+      raw[c] = raw[c]! + weight * quality(rttS === FRESH, rttV, bwS === FRESH, bwV, config);
+      // keep only the worst offender per limit: messages are built from it when read
+      if (maxRtt !== undefined && rttS === FRESH && rttV > maxRtt) {
+        rttBad[c] = rttBad[c]! + 1;
+        if (rttV > rttWorst[c]!) {
+          rttWorst[c] = rttV;
+          rttWorstPeer[c] = i;
         }
       }
-      if (limits.minBandwidth !== undefined && bwStatus === 'fresh' && bwValue < limits.minBandwidth) {
-        bwBad++;
-        if (bwValue < bwWorst) {
-          bwWorst = bwValue;
-          bwWorstNode = m;
+      if (minBw !== undefined && bwS === FRESH && bwV < minBw) {
+        bwBad[c] = bwBad[c]! + 1;
+        if (bwV < bwWorst[c]!) {
+          bwWorst[c] = bwV;
+          bwWorstPeer[c] = i;
         }
       }
     }
-    if (rttBad)
-      ev.violations.push({
-        reason: 'max_rtt',
-        message: downNode
-          ? `RTT to ${whoCached(downNode)}: ${LINK_DOWN}${rttLimit}${more(rttBad)}`
-          : `RTT to ${whoCached(rttWorstNode)} is ${formatDuration(rttWorst)}${rttLimit}${more(rttBad)}`,
-      });
-    if (bwBad)
-      ev.violations.push({
-        reason: 'min_bandwidth',
-        message: downNode
-          ? `bandwidth to ${whoCached(downNode)}: ${LINK_DOWN}${bwLimit}${more(bwBad)}`
-          : `bandwidth to ${whoCached(bwWorstNode)} is ${formatBandwidth(bwWorst)}${bwLimit}${more(bwBad)}`,
-      });
+  }
+  lookups.fresh = looked[FRESH]!;
+  lookups.stale = looked[STALE]!;
+  lookups.unknown = looked[UNKNOWN]!;
+
+  const peerNode = (i: number) => (i >= 0 ? ctx.peerNodes[i]![0] : '');
+  const nodes = candidates.map((n, c) => {
+    const ev = new CandidateEvaluation(n, ctx);
+    ev.raw = raw[c]!;
+    ev.unknown = unknown[c]!;
+    ev.stale = stale[c]!;
+    if (rttBad[c] || bwBad[c])
+      ev.breach = {
+        rttBad: rttBad[c]!,
+        rttWorst: rttWorst[c]!,
+        rttWorstNode: peerNode(rttWorstPeer[c]!),
+        bwBad: bwBad[c]!,
+        bwWorst: bwWorst[c]!,
+        bwWorstNode: peerNode(bwWorstPeer[c]!),
+        downNode: peerNode(downPeer[c]!),
+      };
     return ev;
   });
   scaleScores(nodes);
   return { outcome: 'scored', nodes, lookups };
+}
+
+function violationsOf(b: Breach, c: EvalContext): Violation[] {
+  const out: Violation[] = [];
+  if (b.rttBad)
+    out.push({
+      reason: 'max_rtt',
+      message: b.downNode
+        ? `RTT to ${c.who(b.downNode)}: ${LINK_DOWN}${c.rttLimit}${more(b.rttBad)}`
+        : `RTT to ${c.who(b.rttWorstNode)} is ${formatDuration(b.rttWorst)}${c.rttLimit}${more(b.rttBad)}`,
+    });
+  if (b.bwBad)
+    out.push({
+      reason: 'min_bandwidth',
+      message: b.downNode
+        ? `bandwidth to ${c.who(b.downNode)}: ${LINK_DOWN}${c.bwLimit}${more(b.bwBad)}`
+        : `bandwidth to ${c.who(b.bwWorstNode)} is ${formatBandwidth(b.bwWorst)}${c.bwLimit}${more(b.bwBad)}`,
+    });
+  return out;
 }
 
 const LINK_DOWN = 'link down (100% packet loss)';
@@ -401,9 +506,12 @@ function describeMetric(name: string, v: MetricView | undefined, fmt: (x: number
   return `${name} ${fmt(v.value!)}${dir}`;
 }
 
-/** One line per link: what drove this node's score, and which values were unknown or stale. */
-export function explainNode(ev: NodeEvaluation, c: ScoringConfig): string[] {
-  return ev.links.map((l) => {
+/**
+ * One line per link: what drove this node's score, and which values were unknown or stale. With
+ * `maxLines`, only that many links are explained, and a last line counts the others.
+ */
+export function explainNode(ev: NodeEvaluation, c: ScoringConfig, maxLines = Infinity): string[] {
+  const lines = ev.linksUpTo(maxLines).map((l) => {
     const head = `${l.peerNode} [${l.peers.join(', ')}] weight ${round(l.weight)}`;
     if (!l.rtt) return `${head}: co-located, quality 1`;
     if (l.down) {
@@ -414,6 +522,9 @@ export function explainNode(ev: NodeEvaluation, c: ScoringConfig): string[] {
     const bw = describeMetric('bandwidth', l.bandwidth, formatBandwidth, c.bandwidthMaxAge);
     return `${head}: ${rtt}, ${bw}, quality ${round(l.quality)}`;
   });
+  const more = ev.peerNodeCount - lines.length;
+  if (more > 0) lines.push(`... and ${more} more peer nodes`);
+  return lines;
 }
 
 function round(v: number): number {

@@ -145,7 +145,7 @@ export const extenderConfigSchema = z
         /** How often the agents measure RTT / bandwidth (their config's metrics[].interval). */
         rttInterval: duration().default('10s'),
         bandwidthInterval: duration().default('5m'),
-        /** Older values are stale: neutral, never used to filter. Default 3 × the interval. */
+        /** Older values are stale: neutral, never used to filter. Default 3 × the interval + the source's delay. */
         rttMaxAge: duration().optional(),
         bandwidthMaxAge: duration().optional(),
       })
@@ -212,11 +212,27 @@ export const extenderConfigSchema = z
 export type ExtenderConfigInput = z.input<typeof extenderConfigSchema>;
 export type ExtenderConfig = z.output<typeof extenderConfigSchema>;
 
-/** The scoring parameters with the staleness defaults (3 × interval) applied. */
-export function scoringConfig(cfg: Pick<ExtenderConfig, 'scoring' | 'staleness'>): ScoringConfig {
+/**
+ * Seconds a measurement can take to reach the extender through the source, on top of its age at
+ * the agent: a value is dated by the agent, so every step of the pipeline ages it. Prometheus: its
+ * scrape, the recording rule's evaluation and our query, each up to an interval (the shipped
+ * Prometheus scrapes and evaluates at the interval the extender queries); direct: our scrape.
+ */
+export function sourceDelay(source: SourceConfig): number {
+  if (source.type === 'prometheus') return 3 * source.interval;
+  if (source.type === 'direct') return source.interval;
+  return 0;
+}
+
+/**
+ * The scoring parameters with the staleness defaults applied: 3 × the agents' interval (two
+ * measurements may be missed before a link turns stale) plus the source's own delay.
+ */
+export function scoringConfig(cfg: Pick<ExtenderConfig, 'scoring' | 'staleness' | 'source'>): ScoringConfig {
+  const delay = sourceDelay(cfg.source);
   return {
     ...cfg.scoring,
-    rttMaxAge: cfg.staleness.rttMaxAge ?? 3 * cfg.staleness.rttInterval,
-    bandwidthMaxAge: cfg.staleness.bandwidthMaxAge ?? 3 * cfg.staleness.bandwidthInterval,
+    rttMaxAge: cfg.staleness.rttMaxAge ?? 3 * cfg.staleness.rttInterval + delay,
+    bandwidthMaxAge: cfg.staleness.bandwidthMaxAge ?? 3 * cfg.staleness.bandwidthInterval + delay,
   };
 }

@@ -105,7 +105,8 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
     promUrl = `http://127.0.0.1:${promPort}`;
     const config = extenderConfigSchema.parse({
       source: { type: 'prometheus', url: promUrl, interval: '1s', timeout: '1s' },
-      staleness: { rttInterval: '3s', rttMaxAge: '8s', bandwidthInterval: '30s' },
+      // default max ages: RTT 3 x 3 s + 3 x 1 s (scrape, recording rule, query) = 12 s
+      staleness: { rttInterval: '3s', bandwidthInterval: '30s' },
       kubernetes: { enabled: false },
       pods: [{ name: 'db', namespace: 'default', labels: { app: 'db' }, nodeName: 'a' }],
     });
@@ -132,12 +133,26 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
       const m = await source.fetch(AbortSignal.timeout(5000));
       return complete(m) ? m : undefined;
     }, 100_000);
+    // RTT: the median of 5 runs per link (a run is the mean of 10 pings), as the lab test takes
+    // the median of its pings: on two cores shared with the agents, iperf3 tests and Prometheus,
+    // one run can be off by the emulator's own scheduling noise.
+    const runs = new Map<string, Map<number, number>>(DIRECTED.map((l) => [`${l.source}->${l.target}`, new Map()]));
+    await waitFor('5 RTT runs of every link', async () => {
+      const m = await source.fetch(AbortSignal.timeout(5000));
+      for (const l of DIRECTED) {
+        const v = m.get(l.source, l.target)?.rtt_seconds;
+        if (v) runs.get(`${l.source}->${l.target}`)!.set(v.timestamp, v.value);
+      }
+      return [...runs.values()].every((r) => r.size >= 5) ? true : undefined;
+    }, 60_000, 1000);
     for (const l of DIRECTED) {
       const cell = matrix.get(l.source, l.target)!;
-      const rtt = cell.rtt_seconds!.value;
-      expect(Math.abs(rtt - l.rtt), `${l.source}->${l.target} RTT ${rtt * 1000} ms vs ${l.rtt * 1000} ms`).toBeLessThanOrEqual(
-        Math.max(0.0005, 0.05 * l.rtt),
-      );
+      const values = [...runs.get(`${l.source}->${l.target}`)!.values()].sort((x, y) => x - y);
+      const rtt = values[values.length >> 1]!;
+      expect(
+        Math.abs(rtt - l.rtt),
+        `${l.source}->${l.target} RTT median ${rtt * 1000} ms of ${values.map((v) => (v * 1000).toFixed(2)).join(', ')} vs ${l.rtt * 1000} ms`,
+      ).toBeLessThanOrEqual(Math.max(0.0005, 0.05 * l.rtt));
       const bw = cell.bandwidth_bytes_per_second!.value;
       const expected = l.rate * GOODPUT;
       expect(Math.abs(bw - expected) / expected, `${l.source}->${l.target} bandwidth ${bw} vs ${expected} B/s`).toBeLessThan(0.1);
@@ -211,10 +226,14 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
     await sleep(2500);
     expect(extender.cache.current?.matrix).toBe(before.matrix);
     expect(extender.cache.lastError).toBeDefined();
-    // Past the RTT staleness age (8 s), the values are stale: no filtering, and the decision says so.
-    await sleep(9000);
-    const filter = await post(`${extenderUrl}/filter`, args);
-    expect(filter.status).toBe(200);
+    // Past the RTT staleness age (12 s), the values are stale: no filtering, and the decision says so.
+    const statuses = new Set<number>();
+    const filter = await waitFor('every RTT stale: c no longer filtered', async () => {
+      const r = await post(`${extenderUrl}/filter`, args);
+      statuses.add(r.status);
+      return r.json.NodeNames?.length === 3 ? r : undefined;
+    }, 30_000);
+    expect([...statuses]).toEqual([200]);
     expect(filter.json.NodeNames).toEqual(['a', 'b', 'c']);
     const prio = await post(`${extenderUrl}/prioritize`, args);
     expect(prio.status).toBe(200);

@@ -79,6 +79,23 @@ describe('RttScheduler', () => {
     expect(runs[1]! - runs[0]!).toBeLessThanOrEqual(9 + 2 * 10 + 1);
     await s.stop();
   });
+  it('one long test with the peer still delays the probe by two intervals at most (the link must not go stale)', async () => {
+    const runs: number[] = [];
+    const busyUntil = Date.now() / 1000 + 50; // longer than two intervals of 10 s
+    const s = new RttScheduler(
+      async () => void runs.push(Date.now() / 1000),
+      () => 0,
+      () => {
+        const wait = busyUntil - Date.now() / 1000;
+        return wait > 0 ? wait : undefined;
+      },
+    );
+    const t0 = Date.now() / 1000;
+    s.update([job('b', 10)]);
+    await vi.advanceTimersByTimeAsync(21_000);
+    expect(runs).toEqual([t0 + 20]);
+    await s.stop();
+  });
 });
 
 describe('BandwidthScheduler', () => {

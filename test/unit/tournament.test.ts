@@ -118,28 +118,38 @@ describe('bandwidth schedule built on the tournament', () => {
 });
 
 describe('bandwidthBusyUntil', () => {
-  const plan = planSlot([{ type: 'bandwidth', interval: 0, duration: 2, omit: 0, targets: 'all' }]); // 10 s slots
+  const plan = planSlot([{ type: 'bandwidth', interval: 0, duration: 2, omit: 0, targets: 'all' }]); // two 5 s windows
   const nodes = ['a', 'b', 'c'];
   const jobs = [{ type: 'bandwidth' as const, interval: 0, duration: 2, omit: 0, targets: 'all' as const }];
+  const rounds = roundRobinRounds(3);
+  const pairedSlot = (from: number) => [...Array(6).keys()].map((i) => from + i).find((s) => opponentIn(rounds[s % rounds.length]!, 0) === 1)!;
+  const busy = (from: number, to: number) => bandwidthBusyUntil({ nodes, self: 'a', jobs, plan }, 'b', from, to);
 
-  it('names the end of the slot in which two nodes are paired, and nothing otherwise', () => {
-    const rounds = roundRobinRounds(3);
+  it('names the end of the test part of the window the probe overlaps, and nothing when the nodes are not paired', () => {
+    expect(plan.slotSeconds).toBe(10);
     for (let k = 100; k < 106; k++) {
       const r = rounds[k % rounds.length]!;
       for (const peer of ['b', 'c']) {
         const paired = opponentIn(r, 0) === nodes.indexOf(peer);
         const t = k * plan.slotSeconds + 1;
+        // window 0 (a sends) is [0, 5) of the slot; its last 1.5 s carry no test
         expect(bandwidthBusyUntil({ nodes, self: 'a', jobs, plan }, peer, t, t + 2)).toBe(
-          paired ? (k + 1) * plan.slotSeconds : undefined,
+          paired ? k * plan.slotSeconds + 3.5 : undefined,
         );
       }
     }
   });
 
+  it("a probe fits into a window's tail; one reaching into the next window waits for that one", () => {
+    const slot = pairedSlot(300) * plan.slotSeconds;
+    expect(busy(slot + 3.5, slot + 4.5)).toBeUndefined();
+    expect(busy(slot + 3.5, slot + 5.5)).toBe(slot + 8.5); // window 1 (b sends) tests in [5, 8.5)
+    expect(busy(slot + 8.5, slot + 10)).toBeUndefined();
+  });
+
   it('sees a slot that starts before the probe would end', () => {
-    const rounds = roundRobinRounds(3);
-    const k = [...Array(6).keys()].map((i) => 200 + i).find((s) => opponentIn(rounds[s % rounds.length]!, 0) === 1)!;
-    const justBefore = k * plan.slotSeconds - 1;
-    expect(bandwidthBusyUntil({ nodes, self: 'a', jobs, plan }, 'b', justBefore, justBefore + 3)).toBe((k + 1) * plan.slotSeconds);
+    const slot = pairedSlot(200) * plan.slotSeconds;
+    expect(busy(slot - 1, slot + 2)).toBe(slot + 3.5);
   });
 });
+
