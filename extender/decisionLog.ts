@@ -45,6 +45,30 @@ export const MAX_TEXT = 500;
  *  otherwise make every kept decision hundreds of KB (keep × detailNodes × peer nodes lines). */
 export const MAX_LINK_LINES = 12;
 
+/** At most MAX_LINK_LINES explanation lines, and a line counting the others. */
+export function clipLinks(lines: string[]): string[] {
+  // (explainNode clips its lines the same way already: MAX_LINK_LINES and a count line)
+  if (lines.length <= MAX_LINK_LINES + 1) return lines;
+  return [...lines.slice(0, MAX_LINK_LINES), `... and ${lines.length - MAX_LINK_LINES} more peer nodes`];
+}
+
+/**
+ * Gives `node` explanation lines that are made when first read (served, or looked at by a caller),
+ * then kept. Formatting them is most of what a decision costs, and most decisions are never read.
+ * `make` must hold values, not the link matrix: a kept decision must not keep an old matrix alive.
+ */
+export function lazyLinks(node: NodeDecision, make: () => string[]): void {
+  let lines: string[] | undefined;
+  Object.defineProperty(node, 'links', {
+    enumerable: true,
+    configurable: true,
+    get: () => (lines ??= clipLinks(make())),
+    set: (v: string[]) => {
+      lines = v;
+    },
+  });
+}
+
 /** "first 500 characters... (N more characters)". */
 export function clip(text: string, max = MAX_TEXT): string {
   return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
@@ -69,10 +93,11 @@ export class DecisionLog {
     const full = { id: ++this.seq, ...d, warnings: clipWarnings(d.warnings) } as Decision;
     if (full.reason !== undefined) full.reason = clip(full.reason);
     if (full.nodes)
-      for (const n of full.nodes)
-        // (explainNode clips its lines the same way already: MAX_LINK_LINES and a count line)
-        if (n.links && n.links.length > MAX_LINK_LINES + 1)
-          n.links = [...n.links.slice(0, MAX_LINK_LINES), `... and ${n.links.length - MAX_LINK_LINES} more peer nodes`];
+      for (const n of full.nodes) {
+        // lines given as they are (lazyLinks clips its own, when they are made)
+        const given = Object.getOwnPropertyDescriptor(n, 'links');
+        if (given && 'value' in given && Array.isArray(given.value)) n.links = clipLinks(given.value as string[]);
+      }
     if (this.capacity <= 0) return full;
     if (this.buf.length < this.capacity) this.buf.push(full);
     else this.buf[this.next] = full;

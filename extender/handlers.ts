@@ -12,8 +12,8 @@ import {
 import type { Logger } from '../src/log.js';
 import { hasPeerIndex, peerCandidates, resolvePeers, type PeerOptions, type ResolvedPeers } from '../src/peers.js';
 import { describeLimits, parsePodLimits, type PodLimits } from '../src/podLimits.js';
-import { evaluate, explainNode, violationText, type Evaluation, type NodeEvaluation, type ScoringConfig } from '../src/scoring.js';
-import { clipWarnings, MAX_LINK_LINES, type Decision, type DecisionLog, type NodeDecision } from './decisionLog.js';
+import { evaluate, explainLinks, violationText, type Evaluation, type NodeEvaluation, type ScoringConfig } from '../src/scoring.js';
+import { clipWarnings, lazyLinks, MAX_LINK_LINES, type Decision, type DecisionLog, type NodeDecision } from './decisionLog.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
 import type { PodInfo, PodStore } from './podStore.js';
 import type { MatrixSnapshot } from './sources/source.js';
@@ -100,7 +100,13 @@ function prepare(verb: Verb, args: ExtenderArgs, ctx: HandlerContext): Prepared 
 function nodeDecision(ev: NodeEvaluation, ctx: HandlerContext, detail: boolean): NodeDecision {
   const d: NodeDecision = { node: ev.node, raw: Math.round(ev.raw * 1e4) / 1e4, score: ev.score, unknown: ev.unknown, stale: ev.stale };
   if (ev.failed) d.filtered = violationText(ev.violations);
-  if (detail) d.links = explainNode(ev, ctx.scoring, MAX_LINK_LINES);
+  if (detail) {
+    // the values now (no reference to the matrix), the text when read
+    const links = ev.linksUpTo(MAX_LINK_LINES);
+    const peerNodes = ev.peerNodeCount;
+    const scoring = ctx.scoring;
+    lazyLinks(d, () => explainLinks(links, peerNodes, scoring));
+  }
   return d;
 }
 

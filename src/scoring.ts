@@ -22,7 +22,7 @@
 // Links are directed; the agent on n measures n->m. We use n->m when fresh, else m->n when fresh,
 // else the better-known of the two (stale over unknown), and say which direction was used.
 import type { Freshness, LinkMatrix } from './linkMatrix.js';
-import type { LinkMetricKey, LinkMetrics, TimedValue } from './linkMetrics.js';
+import type { ColumnMetric, LinkColumn } from './linkColumns.js';
 import type { PodLimits } from './podLimits.js';
 import type { ResolvedPeers } from './peers.js';
 import { formatBandwidth, formatDuration } from './units.js';
@@ -131,40 +131,19 @@ export const bandwidthQuality = (bw: number, ref: number): number => (bw <= 0 ? 
 /** A fresh loss of 1 (every probe lost): the link is down. */
 const isDown = (lossStatus: Freshness, loss: number): boolean => lossStatus === 'fresh' && loss >= 1;
 
-// Picks the value to use for one metric of link n<->m into `out` (no allocation on the hot path).
-function pickInto(
-  out: MetricView,
-  fwd: LinkMetrics | undefined,
-  rev: LinkMetrics | undefined,
-  key: LinkMetricKey,
-  now: number,
-  maxAge: number,
-): MetricView {
-  const f = fwd?.[key];
-  const r = rev?.[key];
-  let v: TimedValue | undefined;
-  if (f && now - f.timestamp <= maxAge) {
-    out.status = 'fresh';
-    out.direction = 'forward';
-    v = f;
-  } else if (r && now - r.timestamp <= maxAge) {
-    out.status = 'fresh';
-    out.direction = 'reverse';
-    v = r;
-  } else if (f || r) {
-    out.status = 'stale';
-    out.direction = f ? 'forward' : 'reverse';
-    v = f ?? r;
-  } else {
-    out.status = 'unknown';
-    out.direction = undefined;
-  }
-  out.value = v?.value;
-  out.ageSeconds = v ? Math.max(0, now - v.timestamp) : undefined;
-  return out;
+/**
+ * The value to use for one metric of link n<->m, from a LinkColumns slot pair (`j` is n's index,
+ * -1 when the matrix does not know n): the same choice as pickValue, with its direction and age.
+ */
+function metricView(side: LinkColumn['forward'][ColumnMetric], rside: LinkColumn['reverse'][ColumnMetric], j: number, now: number, maxAge: number): MetricView {
+  const ft = j >= 0 ? side.time[j]! : NaN;
+  const rt = j >= 0 ? rside.time[j]! : NaN;
+  if (now - ft <= maxAge) return { status: 'fresh', direction: 'forward', value: side.value[j]!, ageSeconds: Math.max(0, now - ft) };
+  if (now - rt <= maxAge) return { status: 'fresh', direction: 'reverse', value: rside.value[j]!, ageSeconds: Math.max(0, now - rt) };
+  if (!Number.isNaN(ft)) return { status: 'stale', direction: 'forward', value: side.value[j]!, ageSeconds: Math.max(0, now - ft) };
+  if (!Number.isNaN(rt)) return { status: 'stale', direction: 'reverse', value: rside.value[j]!, ageSeconds: Math.max(0, now - rt) };
+  return { status: 'unknown' };
 }
-
-const newView = (): MetricView => ({ status: 'unknown' });
 
 /** quality(n, m) from the two metric views (co-location is handled by the caller). */
 export function linkQuality(rtt: MetricView, bw: MetricView, c: ScoringConfig): number {
@@ -217,6 +196,8 @@ interface EvalContext {
   now: number;
   config: ScoringConfig;
   peerNodes: Array<[string, number]>;
+  /** The column of each of peerNodes, filled by evaluate. */
+  peerColumns: LinkColumn[];
   peersOn: Map<string, string[]>;
   /** Violation message parts: "<peer node> (peers ...)", and the limits as written once. */
   who: (m: string) => string;
@@ -281,14 +262,14 @@ class CandidateEvaluation implements NodeEvaluation {
 
 function linkViews(n: string, c: EvalContext, limit: number): LinkView[] {
   const peerNodes = limit < c.peerNodes.length ? c.peerNodes.slice(0, limit) : c.peerNodes;
-  return peerNodes.map(([m, weight]) => {
+  const j = c.matrix.columns.index.get(n) ?? -1;
+  return peerNodes.map(([m, weight], i) => {
     const peers = c.peersOn.get(m) ?? [];
     if (m === n) return { peerNode: m, peers, weight, quality: 1, contribution: weight };
-    const fwd = c.matrix.get(n, m);
-    const rev = c.matrix.get(m, n);
-    const rtt = pickInto(newView(), fwd, rev, 'rtt_seconds', c.now, c.config.rttMaxAge);
-    const bandwidth = pickInto(newView(), fwd, rev, 'bandwidth_bytes_per_second', c.now, c.config.bandwidthMaxAge);
-    const loss = pickInto(newView(), fwd, rev, 'packet_loss_ratio', c.now, c.config.rttMaxAge);
+    const { forward: f, reverse: r } = c.peerColumns[i]!;
+    const rtt = metricView(f.rtt_seconds, r.rtt_seconds, j, c.now, c.config.rttMaxAge);
+    const bandwidth = metricView(f.bandwidth_bytes_per_second, r.bandwidth_bytes_per_second, j, c.now, c.config.bandwidthMaxAge);
+    const loss = metricView(f.packet_loss_ratio, r.packet_loss_ratio, j, c.now, c.config.rttMaxAge);
     if (isDown(loss.status, loss.value!))
       return { peerNode: m, peers, weight, quality: 0, contribution: 0, rtt, bandwidth, loss, down: true };
     const quality = linkQuality(rtt, bandwidth, c.config);
@@ -334,6 +315,7 @@ export function evaluate(input: EvaluateInput): Evaluation {
     now,
     config,
     peerNodes: [...peers.weightByNode.entries()],
+    peerColumns: [],
     peersOn,
     who: (m: string) => {
       let w = whoOf.get(m);
@@ -370,7 +352,9 @@ export function evaluate(input: EvaluateInput): Evaluation {
   for (let i = 0; i < ctx.peerNodes.length; i++) {
     const [m, weight] = ctx.peerNodes[i]!;
     const mi = columns.index.get(m) ?? -1;
-    const { forward: f, reverse: r } = columns.column(m);
+    const column = columns.column(m);
+    ctx.peerColumns.push(column);
+    const { forward: f, reverse: r } = column;
     const [fRT, fRV, rRT, rRV] = [f.rtt_seconds.time, f.rtt_seconds.value, r.rtt_seconds.time, r.rtt_seconds.value];
     const fb = f.bandwidth_bytes_per_second;
     const rb = r.bandwidth_bytes_per_second;
@@ -511,7 +495,12 @@ function describeMetric(name: string, v: MetricView | undefined, fmt: (x: number
  * `maxLines`, only that many links are explained, and a last line counts the others.
  */
 export function explainNode(ev: NodeEvaluation, c: ScoringConfig, maxLines = Infinity): string[] {
-  const lines = ev.linksUpTo(maxLines).map((l) => {
+  return explainLinks(ev.linksUpTo(maxLines), ev.peerNodeCount, c);
+}
+
+/** explainNode's text for links already picked: `peerNodeCount` of them in all (the rest are counted). */
+export function explainLinks(links: readonly LinkView[], peerNodeCount: number, c: ScoringConfig): string[] {
+  const lines = links.map((l) => {
     const head = `${l.peerNode} [${l.peers.join(', ')}] weight ${round(l.weight)}`;
     if (!l.rtt) return `${head}: co-located, quality 1`;
     if (l.down) {
@@ -522,7 +511,7 @@ export function explainNode(ev: NodeEvaluation, c: ScoringConfig, maxLines = Inf
     const bw = describeMetric('bandwidth', l.bandwidth, formatBandwidth, c.bandwidthMaxAge);
     return `${head}: ${rtt}, ${bw}, quality ${round(l.quality)}`;
   });
-  const more = ev.peerNodeCount - lines.length;
+  const more = peerNodeCount - lines.length;
   if (more > 0) lines.push(`... and ${more} more peer nodes`);
   return lines;
 }

@@ -2,7 +2,7 @@
 // too, and decisions carry text from request bodies (annotations) and one explanation line per
 // peer node.
 import { describe, expect, it } from 'vitest';
-import { DecisionLog, MAX_LINK_LINES, MAX_TEXT, MAX_WARNINGS, type Decision } from '../../extender/decisionLog.js';
+import { DecisionLog, lazyLinks, MAX_LINK_LINES, MAX_TEXT, MAX_WARNINGS, type Decision, type NodeDecision } from '../../extender/decisionLog.js';
 
 const decision = (over: Partial<Decision> = {}): Omit<Decision, 'id'> => ({
   time: '2026-01-01T00:00:00Z',
@@ -39,5 +39,21 @@ describe('DecisionLog bounds', () => {
     const log = new DecisionLog(2);
     const d = log.add(decision({ warnings: ['one'], reason: 'short', nodes: [{ node: 'a', raw: 1, score: 10, unknown: 0, stale: 0, links: ['x'] }] }));
     expect(d).toMatchObject({ warnings: ['one'], reason: 'short', nodes: [{ links: ['x'] }] });
+  });
+
+  it('lazy explanation lines are made once, when first read or served, and clipped alike', () => {
+    let made = 0;
+    const node: NodeDecision = { node: 'a', raw: 1, score: 10, unknown: 0, stale: 0 };
+    lazyLinks(node, () => {
+      made++;
+      return Array.from({ length: 50 }, (_, i) => `line ${i}`);
+    });
+    const d = new DecisionLog(5).add(decision({ nodes: [node] }));
+    expect(made).toBe(0); // adding a decision reads no lines
+    const served = JSON.parse(JSON.stringify(d)) as Decision;
+    expect(served.nodes![0]!.links).toHaveLength(MAX_LINK_LINES + 1);
+    expect(served.nodes![0]!.links!.at(-1)).toBe(`... and ${50 - MAX_LINK_LINES} more peer nodes`);
+    expect(d.nodes![0]!.links).toEqual(served.nodes![0]!.links);
+    expect(made).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { instantVector, PromQueryError } from '../../src/prometheus/apiResponse.js';
+import fc from 'fast-check';
+import { instantVector, PromQueryError, queryResponseSchema } from '../../src/prometheus/apiResponse.js';
 import { linkQueries, matrixFromSamples } from '../../src/prometheus/linkQueries.js';
 
 const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } });
@@ -51,5 +52,31 @@ describe('prometheus link queries', () => {
       PromQueryError,
     );
     expect(() => instantVector({ status: 'success', data: { resultType: 'scalar', result: [1, '1'] } }, 'q')).toThrow(/expected a vector/);
+  });
+
+  it("accepts exactly the vector answers the schema accepts (its fast path is checked by hand)", () => {
+    const label = fc.oneof(fc.string(), fc.integer(), fc.constant(null));
+    const sample = fc.record(
+      {
+        metric: fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.dictionary(fc.string(), label), fc.constant(null), fc.array(fc.string())),
+        value: fc.oneof(fc.tuple(fc.double(), fc.string()), fc.tuple(fc.string(), fc.string()), fc.array(fc.oneof(fc.double(), fc.string()), { maxLength: 3 })),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.array(sample, { maxLength: 5 }), fc.option(fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 2 })), (result, warnings) => {
+        const body = { status: 'success', data: { resultType: 'vector', result }, ...(warnings === null ? {} : { warnings }) };
+        let ours: boolean;
+        try {
+          instantVector(body, 'q');
+          ours = true;
+        } catch (err) {
+          expect(err).toBeInstanceOf(PromQueryError);
+          ours = false;
+        }
+        expect(ours).toBe(queryResponseSchema.safeParse(body).success);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

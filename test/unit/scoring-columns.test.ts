@@ -1,13 +1,14 @@
 // evaluate() reads the matrix through its column layout (src/linkColumns.ts), one peer node at a
-// time; the per-link explanation (NodeEvaluation.links) reads it through LinkMatrix.get, one link at
-// a time. On random matrices (fresh, stale, missing and down values, both directions, candidates
-// the matrix does not know) both must tell the same story: the same raw score, the same counts of
-// unknown and stale values, and the same limit verdicts.
+// time. On random matrices (fresh, stale, missing and down values, both directions, candidates the
+// matrix does not know) it must tell the story that the scoring rules tell link by link, read here
+// straight from LinkMatrix.get: the same raw score, unknown and stale counts, limit verdicts and
+// per-link explanations (NodeEvaluation.links).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LinkMatrix } from '../../src/linkMatrix.js';
 import type { ResolvedPeers } from '../../src/peers.js';
-import { DEFAULT_SCORING, evaluate, type LinkView, type ScoringConfig } from '../../src/scoring.js';
+import type { LinkMetricKey } from '../../src/linkMetrics.js';
+import { bandwidthQuality, DEFAULT_SCORING, evaluate, rttQuality, type MetricView, type ScoringConfig } from '../../src/scoring.js';
 
 const NOW = 1_800_000_000;
 const cfg: ScoringConfig = { ...DEFAULT_SCORING, rttMaxAge: 30, bandwidthMaxAge: 300 };
@@ -36,18 +37,63 @@ function build(links: readonly Link[]): LinkMatrix {
   return m;
 }
 
-// what LinkView says about limits, independently of the scoring loop
-function breaks(l: LinkView, maxRtt: number | undefined, minBw: number | undefined): { rtt: boolean; bw: boolean } {
-  if (!l.rtt) return { rtt: false, bw: false }; // co-located
-  if (l.down) return { rtt: maxRtt !== undefined, bw: minBw !== undefined };
-  return {
-    rtt: maxRtt !== undefined && l.rtt.status === 'fresh' && l.rtt.value! > maxRtt,
-    bw: minBw !== undefined && l.bandwidth!.status === 'fresh' && l.bandwidth!.value! < minBw,
-  };
+// The rules, one link at a time: n->m when fresh, else m->n when fresh, else the stale one
+// (n->m first), else unknown.
+function pick(m: LinkMatrix, n: string, peer: string, key: LinkMetricKey, maxAge: number): MetricView {
+  const f = m.get(n, peer)?.[key];
+  const r = m.get(peer, n)?.[key];
+  const view = (status: 'fresh' | 'stale', direction: 'forward' | 'reverse', v: { value: number; timestamp: number }): MetricView => ({
+    status,
+    direction,
+    value: v.value,
+    ageSeconds: Math.max(0, NOW - v.timestamp),
+  });
+  if (f && NOW - f.timestamp <= maxAge) return view('fresh', 'forward', f);
+  if (r && NOW - r.timestamp <= maxAge) return view('fresh', 'reverse', r);
+  if (f) return view('stale', 'forward', f);
+  if (r) return view('stale', 'reverse', r);
+  return { status: 'unknown' };
+}
+
+function reference(m: LinkMatrix, n: string, peers: Map<string, number>, maxRtt?: number, minBw?: number) {
+  let raw = 0;
+  let unknown = 0;
+  let stale = 0;
+  let rttBreak = false;
+  let bwBreak = false;
+  const views: Array<{ rtt: MetricView; bandwidth: MetricView; quality: number } | undefined> = [];
+  for (const [peer, weight] of peers) {
+    if (peer === n) {
+      raw += weight;
+      views.push(undefined);
+      continue;
+    }
+    const rtt = pick(m, n, peer, 'rtt_seconds', cfg.rttMaxAge);
+    const bandwidth = pick(m, n, peer, 'bandwidth_bytes_per_second', cfg.bandwidthMaxAge);
+    const loss = pick(m, n, peer, 'packet_loss_ratio', cfg.rttMaxAge);
+    for (const v of [rtt, bandwidth]) {
+      if (v.status === 'unknown') unknown++;
+      if (v.status === 'stale') stale++;
+    }
+    if (loss.status === 'fresh' && loss.value! >= 1) {
+      rttBreak ||= maxRtt !== undefined;
+      bwBreak ||= minBw !== undefined;
+      views.push({ rtt, bandwidth, quality: 0 });
+      continue;
+    }
+    const qR = rtt.status === 'fresh' ? rttQuality(rtt.value!, cfg.rttReference) : cfg.unknownQuality;
+    const qB = bandwidth.status === 'fresh' ? bandwidthQuality(bandwidth.value!, cfg.bandwidthReference) : cfg.unknownQuality;
+    const quality = (cfg.rttWeight * qR + cfg.bandwidthWeight * qB) / (cfg.rttWeight + cfg.bandwidthWeight);
+    raw += weight * quality;
+    rttBreak ||= maxRtt !== undefined && rtt.status === 'fresh' && rtt.value! > maxRtt;
+    bwBreak ||= minBw !== undefined && bandwidth.status === 'fresh' && bandwidth.value! < minBw;
+    views.push({ rtt, bandwidth, quality });
+  }
+  return { raw, unknown, stale, rttBreak, bwBreak, views };
 }
 
 describe('evaluate through the column layout', () => {
-  it('agrees with the link-by-link explanation on every candidate', () => {
+  it('agrees with the scoring rules applied link by link, on every candidate', () => {
     fc.assert(
       fc.property(
         fc.array(link, { maxLength: 40 }),
@@ -64,18 +110,25 @@ describe('evaluate through the column layout', () => {
           const ev = evaluate({ candidates, peers, limits, matrix, now: NOW, config: cfg });
           let unknownTotal = 0;
           for (const node of ev.nodes) {
-            const views = node.links;
-            expect(node.raw).toBe(views.reduce((sum, l) => sum + l.contribution, 0));
-            const statuses = views.flatMap((l) => (l.rtt ? [l.rtt.status, l.bandwidth!.status] : []));
-            expect(node.unknown).toBe(statuses.filter((s) => s === 'unknown').length);
-            expect(node.stale).toBe(statuses.filter((s) => s === 'stale').length);
+            const want = reference(matrix, node.node, weightByNode, limits.maxRtt, limits.minBandwidth);
+            expect(node.raw).toBeCloseTo(want.raw, 12);
+            expect(node.unknown).toBe(want.unknown);
+            expect(node.stale).toBe(want.stale);
             unknownTotal += node.unknown;
-            const b = views.map((l) => breaks(l, limits.maxRtt, limits.minBandwidth));
             expect(node.violations.map((v) => v.reason)).toEqual([
-              ...(b.some((x) => x.rtt) ? ['max_rtt'] : []),
-              ...(b.some((x) => x.bw) ? ['min_bandwidth'] : []),
+              ...(want.rttBreak ? ['max_rtt'] : []),
+              ...(want.bwBreak ? ['min_bandwidth'] : []),
             ]);
             expect(node.failed).toBe(node.violations.length > 0);
+            // the explanation shows the same values
+            node.links.forEach((l, i) => {
+              const v = want.views[i];
+              if (!v) return expect(l.rtt).toBeUndefined();
+              expect(l.rtt).toEqual(v.rtt);
+              expect(l.bandwidth).toEqual(v.bandwidth);
+              expect(l.quality).toBeCloseTo(v.quality, 12);
+            });
+            expect(node.raw).toBe(node.links.reduce((sum, l) => sum + l.contribution, 0));
           }
           expect(ev.lookups.unknown).toBe(unknownTotal);
         },
