@@ -167,7 +167,7 @@ const STALE = 1;
 const UNKNOWN = 2;
 
 /**
- * pickInto's choice for the scoring loop, from a LinkColumns slot (NaN time = no value): the
+ * metricView's choice for the scoring loop, from a LinkColumns slot (NaN time = no value): the
  * status, and the value in `picked` (NaN when unknown).
  */
 function pickValue(fTime: number, fValue: number, rTime: number, rValue: number, now: number, maxAge: number): number {
@@ -366,7 +366,7 @@ export function evaluate(input: EvaluateInput): Evaluation {
         raw[c] = raw[c]! + weight; // co-located
         continue;
       }
-      // the same choice as pickInto, without filling a MetricView (no allocation per lookup)
+      // the same choice as metricView, without filling a MetricView (no allocation per lookup)
       let rttS = UNKNOWN;
       let bwS = UNKNOWN;
       let lossS = UNKNOWN;

@@ -55,17 +55,23 @@ describe('RttScheduler', () => {
     await stopped;
   });
 
-  it('waits out a bandwidth test with the same peer, but defers at most two intervals', async () => {
+  /** A scheduler whose peer is under a bandwidth test until `busyUntil()` (unix seconds); runs are recorded. */
+  const deferring = (busyUntil: () => number) => {
     const runs: number[] = [];
-    let busyUntil = Date.now() / 1000 + 7; // a bandwidth slot with b ends in 7 s
     const s = new RttScheduler(
       async () => void runs.push(Date.now() / 1000),
       () => 0,
       () => {
-        const wait = busyUntil - Date.now() / 1000;
+        const wait = busyUntil() - Date.now() / 1000;
         return wait > 0 ? wait : undefined;
       },
     );
+    return { s, runs };
+  };
+
+  it('waits out a bandwidth test with the same peer, but defers at most two intervals', async () => {
+    let busyUntil = Date.now() / 1000 + 7; // a bandwidth test with b ends in 7 s
+    const { s, runs } = deferring(() => busyUntil);
     const t0 = Date.now() / 1000;
     s.update([job('b', 10)]);
     await vi.advanceTimersByTimeAsync(6_000);
@@ -79,17 +85,10 @@ describe('RttScheduler', () => {
     expect(runs[1]! - runs[0]!).toBeLessThanOrEqual(9 + 2 * 10 + 1);
     await s.stop();
   });
+
   it('one long test with the peer still delays the probe by two intervals at most (the link must not go stale)', async () => {
-    const runs: number[] = [];
-    const busyUntil = Date.now() / 1000 + 50; // longer than two intervals of 10 s
-    const s = new RttScheduler(
-      async () => void runs.push(Date.now() / 1000),
-      () => 0,
-      () => {
-        const wait = busyUntil - Date.now() / 1000;
-        return wait > 0 ? wait : undefined;
-      },
-    );
+    const busy = Date.now() / 1000 + 50; // longer than two intervals of 10 s
+    const { s, runs } = deferring(() => busy);
     const t0 = Date.now() / 1000;
     s.update([job('b', 10)]);
     await vi.advanceTimersByTimeAsync(21_000);
