@@ -106,7 +106,6 @@ const trafficSource = z
     timeout: duration().default('5s'),
   })
   .strict();
-export type TrafficSourceConfig = z.infer<typeof trafficSource>;
 
 export const sourceSchema = z
   .discriminatedUnion('type', [directSource, staticSource, prometheusSource])
