@@ -91,9 +91,10 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
   const source = opts.source ?? createSource(config.source);
   let cache: MatrixCache | undefined;
   const metrics = new ExtenderMetrics(() => cache);
+  const countRefresh = (source: string, result: 'success' | 'error') => metrics.sourceRefreshes.inc({ source, result });
   cache = new MatrixCache(source, {
     ...(logger ? { logger } : {}),
-    onRefresh: (type, result) => metrics.sourceRefreshes.inc({ source: type, result }),
+    onRefresh: countRefresh,
   });
   const t = config.peers.traffic;
   const traffic = t
@@ -114,7 +115,7 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
         {
           ...(logger ? { logger } : {}),
           what: 'traffic matrix',
-          onRefresh: (type, result) => metrics.sourceRefreshes.inc({ source: type, result }),
+          onRefresh: countRefresh,
         },
       )
     : undefined;
