@@ -6,7 +6,7 @@ import type { LinkMatrix } from '../../src/linkMatrix.js';
 import type { Logger } from '../../src/log.js';
 
 export interface MetricSource<T = LinkMatrix> {
-  /** Label of lpm_extender_source_refreshes_total: static, direct, prometheus. */
+  /** Label of lpm_extender_source_refreshes_total: static, direct, prometheus, traffic. */
   readonly type: string;
   /** Seconds between refreshes. */
   readonly interval: number;

@@ -27,7 +27,7 @@ export class ReceiveLatencyProbe {
   private readonly longSamples: number[] = [];
   private worker: Worker | undefined;
   private socket: dgram.Socket | undefined;
-  /** Median of the recent samples, in milliseconds (0 until the first sample). */
+  /** Milliseconds to date arrivals back by (see above; 0 until the first sample). */
   estimate = 0;
   count = 0;
 
