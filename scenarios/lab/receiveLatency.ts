@@ -2,8 +2,8 @@
 // process's wake-up and event-loop latency, which on a virtual machine is 0.1-0.3 ms and would
 // otherwise be added to every emulated link's delay. A worker thread sends a timestamped probe
 // over loopback every `intervalMs`; the main thread notes when its handler sees it. The emulator
-// dates each packet's arrival back by `estimate`: the median of the recent samples, but never more
-// than the median of the last ~20 s. A load that just ended leaves the recent median high for a
+// dates each packet's arrival back by `estimate` (see `wakeUpBackdate` for the per-packet bound):
+// the median of the recent samples, but never more than the median of the last ~20 s. A load that just ended leaves the recent median high for a
 // while; dating packets back by that would make links read faster than configured, which a real
 // link never is. Under-compensating a burst only shows the emulator's own latency, as a router's.
 import dgram from 'node:dgram';
@@ -21,6 +21,16 @@ s.connect(workerData.port, '127.0.0.1', () => {
   }, workerData.intervalMs);
 });
 `;
+
+/**
+ * Milliseconds to date a packet handled at `nowMs` back by. The probe samples wake-ups from idle;
+ * a loop that was last awake at `awakeMs` (handling a packet, polling for a due one) cannot have
+ * slept longer than since then, so a packet right after activity (a ping reply coming back just
+ * after its request was forwarded) is dated back by that much at most, not by a full wake-up.
+ */
+export function wakeUpBackdate(estimateMs: number, nowMs: number, awakeMs: number): number {
+  return Math.min(estimateMs, Math.max(0, nowMs - awakeMs));
+}
 
 export class ReceiveLatencyProbe {
   private readonly samples: number[] = [];
