@@ -13,7 +13,7 @@ import { formatPath } from '../../src/config/loadYaml.js';
 import { LinkShaper, type DropReason } from './linkShaper.js';
 import { linkKey, type LabPlan } from './plan.js';
 import { PreciseScheduler } from './scheduler.js';
-import { ReceiveLatencyProbe, wakeUpBackdate } from './receiveLatency.js';
+import { ReceiveLatencyProbe } from './receiveLatency.js';
 import type { EmulatorInfo } from './state.js';
 
 interface EmulatedLink {
@@ -141,8 +141,6 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
     outSockets.set(n.name, s);
   }
 
-  /** When the event loop last finished handling a packet (ms): see the arrival dating below. */
-  let lastBusyMs = -Infinity;
   const forward = (link: EmulatedLink, buf: Buffer, dueMs: number, nowMs: number) => {
     const late = Math.max(0, nowMs - dueMs) / 1000;
     lateness.observe(late);
@@ -152,7 +150,6 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
     link.out.send(buf, (err) => {
       if (err) sendErrors.inc();
     });
-    lastBusyMs = performance.now();
   };
   const scheduler = new PreciseScheduler<{ link: EmulatedLink; buf: Buffer }>((item, dueMs, nowMs) => {
     item.link.queued--;
@@ -210,12 +207,8 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
     socket.on('message', (buf) => {
       const nowMs = performance.now();
       // The packet reached the kernel before this handler ran: date it back by the measured
-      // wake-up latency, so that latency is not added to the link's delay; but never by more than
-      // the loop can have slept (dating ping replies back by a full wake-up from idle made short
-      // links read 0.3 ms under their RTT).
-      const awakeMs = Math.max(lastBusyMs, scheduler.lastPollMs);
-      const arrivalMs = compensate ? nowMs - wakeUpBackdate(probe.estimate, nowMs, awakeMs) : nowMs;
-      lastBusyMs = nowMs;
+      // wake-up latency, so that latency is not added to the link's delay.
+      const arrivalMs = compensate ? nowMs - probe.estimate : nowMs;
       link.bytes += buf.length;
       link.packets++;
       link.m.bytes.inc(buf.length);

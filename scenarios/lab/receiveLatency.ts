@@ -2,8 +2,11 @@
 // process's wake-up and event-loop latency, which on a virtual machine is 0.1-0.3 ms and would
 // otherwise be added to every emulated link's delay. A worker thread sends a timestamped probe
 // over loopback every `intervalMs`; the main thread notes when its handler sees it. The emulator
-// dates each packet's arrival back by `estimate` (see `wakeUpBackdate` for the per-packet bound):
-// the median of the recent samples, but never more than the median of the last ~20 s. A load that just ended leaves the recent median high for a
+// dates each packet's arrival back by `estimate`: the median of the samples of the last 0.45 s, but
+// never more than the median of the last ~20 s. The short window follows a change of load within
+// a second: wake-ups are slower on an idle machine than under traffic, and a 2 s window still held
+// the idle value through a whole ping run, which then read 0.3 ms under the configured RTT. The
+// long one bounds it after a load: a load that just ended leaves the recent median high for a
 // while; dating packets back by that would make links read faster than configured, which a real
 // link never is. Under-compensating a burst only shows the emulator's own latency, as a router's.
 import dgram from 'node:dgram';
@@ -22,16 +25,6 @@ s.connect(workerData.port, '127.0.0.1', () => {
 });
 `;
 
-/**
- * Milliseconds to date a packet handled at `nowMs` back by. The probe samples wake-ups from idle;
- * a loop that was last awake at `awakeMs` (handling a packet, polling for a due one) cannot have
- * slept longer than since then, so a packet right after activity (a ping reply coming back just
- * after its request was forwarded) is dated back by that much at most, not by a full wake-up.
- */
-export function wakeUpBackdate(estimateMs: number, nowMs: number, awakeMs: number): number {
-  return Math.min(estimateMs, Math.max(0, nowMs - awakeMs));
-}
-
 export class ReceiveLatencyProbe {
   private readonly samples: number[] = [];
   private readonly longSamples: number[] = [];
@@ -42,12 +35,12 @@ export class ReceiveLatencyProbe {
   count = 0;
 
   constructor(
-    private readonly window = 21,
+    private readonly window = 9,
     private readonly maxMs = 1,
-    private readonly longWindow = 201,
+    private readonly longWindow = 401,
   ) {}
 
-  async start(intervalMs = 100): Promise<void> {
+  async start(intervalMs = 50): Promise<void> {
     const socket = dgram.createSocket('udp4');
     socket.on('message', (buf) => {
       if (buf.length !== 8) return;

@@ -20,8 +20,6 @@ export class PreciseScheduler<T> {
   private closed = false;
   private readonly spinMs: number;
   private readonly now: () => number;
-  /** When the last poll ran (ms): while polling, the event loop is awake, not asleep. */
-  lastPollMs = -Infinity;
 
   /** `run(item, dueMs, nowMs)` is called once per item, in due order, at or just after dueMs. */
   constructor(
@@ -72,7 +70,6 @@ export class PreciseScheduler<T> {
     this.polling = false;
     if (this.closed) return;
     const now = this.now();
-    this.lastPollMs = now;
     for (let key = this.heap.peekKey(); key !== undefined && key <= now; key = this.heap.peekKey()) {
       const e = this.heap.pop()!;
       this.run(e.value, e.key, now);

@@ -4,7 +4,7 @@ import { DEFAULT_LINK_PROPERTIES } from '../../src/topology.js';
 import { LinkShaper } from '../../scenarios/lab/linkShaper.js';
 import { MinHeap } from '../../scenarios/lab/minHeap.js';
 import { PreciseScheduler } from '../../scenarios/lab/scheduler.js';
-import { ReceiveLatencyProbe, wakeUpBackdate } from '../../scenarios/lab/receiveLatency.js';
+import { ReceiveLatencyProbe } from '../../scenarios/lab/receiveLatency.js';
 
 const props = (p: Partial<typeof DEFAULT_LINK_PROPERTIES>) => ({ ...DEFAULT_LINK_PROPERTIES, ...p });
 
@@ -114,17 +114,6 @@ describe('PreciseScheduler', () => {
     expect(got.map((g) => g.id)).toEqual([4, 6, 1, 2, 3, 0, 5]);
     for (const g of got) expect(g.at).toBeGreaterThanOrEqual(g.due);
   });
-
-  it('notes when it last polled (the emulator bounds its wake-up compensation by it)', async () => {
-    const s = new PreciseScheduler<number>(() => undefined);
-    expect(s.lastPollMs).toBe(-Infinity);
-    const due = performance.now() + 2;
-    s.at(due, 1);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(s.lastPollMs).toBeGreaterThanOrEqual(due);
-    expect(s.lastPollMs).toBeLessThanOrEqual(performance.now());
-    s.close();
-  });
 });
 
 describe('ReceiveLatencyProbe', () => {
@@ -142,14 +131,6 @@ describe('ReceiveLatencyProbe', () => {
     for (let i = 0; i < 5; i++) p.add(0.8);
     // the recent median is 0.8 ms, the long-run one 0.1 ms: packets are dated back by 0.1 ms only
     expect(p.estimate).toBe(0.1);
-  });
-
-  it('dates a packet back by the estimate at most, and by no more than the loop was idle', () => {
-    expect(wakeUpBackdate(0.3, 100, 50)).toBe(0.3); // asleep for 50 ms: a full wake-up
-    expect(wakeUpBackdate(0.3, 100, 99.95)).toBeCloseTo(0.05, 10); // busy until 0.05 ms ago
-    expect(wakeUpBackdate(0.3, 100, 100)).toBe(0);
-    expect(wakeUpBackdate(0.3, 100, 100.2)).toBe(0); // clock readings out of order: never negative
-    expect(wakeUpBackdate(0.3, 100, -Infinity)).toBe(0.3); // nothing handled yet
   });
 
   it('ignores negative and NaN samples', () => {
