@@ -2,13 +2,11 @@
 // process's wake-up and event-loop latency, which on a virtual machine is 0.1-0.3 ms and would
 // otherwise be added to every emulated link's delay. A worker thread sends a timestamped probe
 // over loopback every `intervalMs`; the main thread notes when its handler sees it. The emulator
-// dates each packet's arrival back by `estimate`: the median of the samples of the last 0.45 s, but
-// never more than the median of the last ~20 s. The short window follows a change of load within
-// a second: wake-ups are slower on an idle machine than under traffic, and a 2 s window still held
-// the idle value through a whole ping run, which then read 0.3 ms under the configured RTT. The
-// long one bounds it after a load: a load that just ended leaves the recent median high for a
-// while; dating packets back by that would make links read faster than configured, which a real
-// link never is. Under-compensating a burst only shows the emulator's own latency, as a router's.
+// dates each packet's arrival back by `estimate`: the median of the samples of the last 0.45 s
+// (capped at 1 ms). The window is short because the latency depends on the load: wake-ups are
+// slower on an idle machine (~0.4 ms here) than under traffic (~0.2 ms), and an estimate that
+// lags makes a ping run after an idle spell read 0.3 ms under its RTT, or one after heavy traffic
+// 0.4 ms over (a 2 s window, capped by a 20 s median, did both).
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 
@@ -27,7 +25,6 @@ s.connect(workerData.port, '127.0.0.1', () => {
 
 export class ReceiveLatencyProbe {
   private readonly samples: number[] = [];
-  private readonly longSamples: number[] = [];
   private worker: Worker | undefined;
   private socket: dgram.Socket | undefined;
   /** Milliseconds to date arrivals back by (see above; 0 until the first sample). */
@@ -37,7 +34,6 @@ export class ReceiveLatencyProbe {
   constructor(
     private readonly window = 9,
     private readonly maxMs = 1,
-    private readonly longWindow = 401,
   ) {}
 
   async start(intervalMs = 50): Promise<void> {
@@ -57,20 +53,15 @@ export class ReceiveLatencyProbe {
   add(ms: number): void {
     if (!(ms >= 0)) return;
     this.count++;
-    push(this.samples, ms, this.window);
-    push(this.longSamples, ms, this.longWindow);
-    this.estimate = Math.min(this.maxMs, median(this.samples), median(this.longSamples));
+    this.samples.push(ms);
+    if (this.samples.length > this.window) this.samples.shift();
+    this.estimate = Math.min(this.maxMs, median(this.samples));
   }
 
   async close(): Promise<void> {
     await this.worker?.terminate();
     this.socket?.close();
   }
-}
-
-function push(window: number[], v: number, size: number): void {
-  window.push(v);
-  if (window.length > size) window.shift();
 }
 
 function median(values: readonly number[]): number {
