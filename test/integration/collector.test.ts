@@ -64,7 +64,7 @@ ${LINKS.map((l) => `  - { from: ${l.a}, to: ${l.b}, delay: ${l.delay * 1000}ms, 
 agent:
   metrics:
     - { type: rtt, interval: 3s, ping: { count: 10, spacing: 50ms } }
-    - { type: bandwidth, interval: 30s, iperf3: { duration: 2s, omit: 0s } }
+    - { type: bandwidth, interval: 30s, iperf3: { duration: 2s, omit: 1s } }
 `;
 
 async function promQuery(url: string, query: string) {
@@ -130,7 +130,8 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
 
   it('the prometheus source returns every link, consistent with the configured links', async () => {
     const source = new PrometheusSource({ url: promUrl, interval: SCRAPE, timeout: 2 });
-    // One bandwidth sweep of 3 nodes takes 3 slots of 10 s.
+    // One bandwidth sweep of 3 nodes takes 3 slots of 12 s. Omit 1 s: slow start and its first
+    // queue overflow, which cost a 2 s test up to 11 % in CI, are not counted.
     const matrix = await waitFor('RTT and bandwidth of every link in Prometheus', async () => {
       const m = await source.fetch(AbortSignal.timeout(5000));
       return complete(m) ? m : undefined;
@@ -156,6 +157,7 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
       expect(Math.abs(rtt - l.rtt), detail).toBeLessThanOrEqual(Math.max(0.0005, 0.05 * l.rtt));
       const bw = cell.bandwidth_bytes_per_second!.value;
       const expected = l.rate * GOODPUT;
+      console.log(`${l.source}->${l.target} bandwidth ${(bw / expected).toFixed(3)} of the expected ${expected.toFixed(0)} B/s`);
       expect(Math.abs(bw - expected) / expected, `${l.source}->${l.target} bandwidth ${bw} vs ${expected} B/s`).toBeLessThan(0.1);
       expect(cell.packet_loss_ratio?.value).toBe(0);
       // dated by the agent's measurement, not by the query
