@@ -4,13 +4,13 @@
 import { request } from 'undici';
 import { LinkMatrix } from '../../src/linkMatrix.js';
 import { linksReportSchema, type LinksReport } from '../../src/linkMetrics.js';
+import { FetchHealth } from './fetchHealth.js';
 import type { MetricSource } from './source.js';
 
 interface AgentState {
   url: string;
   report?: LinksReport;
-  lastSuccess?: number;
-  lastError?: string;
+  health: FetchHealth;
 }
 
 export class DirectSource implements MetricSource {
@@ -22,32 +22,36 @@ export class DirectSource implements MetricSource {
     readonly interval = 10,
     private readonly timeout = 3,
   ) {
-    this.agents = agentUrls.map((u) => ({ url: new URL('api/v1/links', u.endsWith('/') ? u : `${u}/`).toString() }));
+    this.agents = agentUrls.map((u) => ({
+      url: new URL('api/v1/links', u.endsWith('/') ? u : `${u}/`).toString(),
+      health: new FetchHealth(),
+    }));
   }
 
   private async scrape(a: AgentState, signal: AbortSignal): Promise<void> {
     try {
-      const res = await request(a.url, {
-        method: 'GET',
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeout * 1000)]),
-        headers: { accept: 'application/json' },
-      });
-      if (res.statusCode !== 200) {
-        await res.body.dump();
-        throw new Error(`HTTP ${res.statusCode}`);
-      }
-      const parsed = linksReportSchema.safeParse(await res.body.json());
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new Error(`malformed report at ${issue.path.join('.') || 'body'}: ${issue.message}`);
-      }
-      a.report = parsed.data;
-      a.lastSuccess = Date.now() / 1000;
-      a.lastError = undefined;
+      a.report = await a.health.track(() => this.fetchReport(a.url, signal));
     } catch (err) {
-      a.lastError = (err as Error).message;
-      throw new Error(`${a.url}: ${a.lastError}`);
+      throw new Error(`${a.url}: ${(err as Error).message}`);
     }
+  }
+
+  private async fetchReport(url: string, signal: AbortSignal): Promise<LinksReport> {
+    const res = await request(url, {
+      method: 'GET',
+      signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeout * 1000)]),
+      headers: { accept: 'application/json' },
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw new Error(`HTTP ${res.statusCode}`);
+    }
+    const parsed = linksReportSchema.safeParse(await res.body.json());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`malformed report at ${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    return parsed.data;
   }
 
   async fetch(signal: AbortSignal): Promise<LinkMatrix> {
@@ -61,9 +65,8 @@ export class DirectSource implements MetricSource {
   status(): unknown {
     return this.agents.map((a) => ({
       url: a.url,
-      ok: a.lastError === undefined && a.report !== undefined,
-      lastSuccess: a.lastSuccess ?? null,
-      lastError: a.lastError ?? null,
+      ok: a.health.lastError === undefined && a.report !== undefined,
+      ...a.health.status(),
       links: a.report?.links.length ?? 0,
     }));
   }

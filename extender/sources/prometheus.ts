@@ -8,6 +8,7 @@ import { LinkMatrix } from '../../src/linkMatrix.js';
 import type { LinkMetricKey } from '../../src/linkMetrics.js';
 import type { VectorSample } from '../../src/prometheus/apiResponse.js';
 import { linkQueries, matrixFromSamples } from '../../src/prometheus/linkQueries.js';
+import { FetchHealth } from './fetchHealth.js';
 import { promInstantQuery, queryEndpoint, type PromQueryOptions } from './promQuery.js';
 import type { MetricSource } from './source.js';
 
@@ -27,8 +28,7 @@ export class PrometheusSource implements MetricSource {
   readonly type = 'prometheus';
   readonly interval: number;
   private previous: LinkMatrix | undefined;
-  private lastSuccess: number | undefined;
-  private lastError: string | undefined;
+  private readonly health = new FetchHealth();
   private readonly queryUrl: string;
 
   constructor(private readonly opts: PrometheusSourceOptions) {
@@ -36,21 +36,16 @@ export class PrometheusSource implements MetricSource {
     this.queryUrl = queryEndpoint(opts.url);
   }
 
-  async fetch(signal: AbortSignal): Promise<LinkMatrix> {
-    try {
+  fetch(signal: AbortSignal): Promise<LinkMatrix> {
+    return this.health.track(async () => {
       const queries = linkQueries(this.opts.matcher ?? '', this.opts.recordingRules ?? true);
       const answers = await Promise.all(queries.map(async (q) => [q.key, await promInstantQuery(this.queryUrl, q.query, this.opts, signal)] as const));
       const now = Date.now() / 1000;
       const fresh = matrixFromSamples(new Map<LinkMetricKey | 'timestamp', VectorSample[]>(answers), now);
       const merged = this.mergeWithPrevious(fresh, now);
       this.previous = merged;
-      this.lastSuccess = now;
-      this.lastError = undefined;
       return merged;
-    } catch (err) {
-      this.lastError = (err as Error).message;
-      throw err;
-    }
+    });
   }
 
   private mergeWithPrevious(fresh: LinkMatrix, now: number): LinkMatrix {
@@ -68,6 +63,6 @@ export class PrometheusSource implements MetricSource {
   }
 
   status(): unknown {
-    return { url: this.opts.url, lastSuccess: this.lastSuccess ?? null, lastError: this.lastError ?? null };
+    return { url: this.opts.url, ...this.health.status() };
   }
 }

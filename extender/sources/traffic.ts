@@ -3,6 +3,7 @@
 // pods of talking apps each other's peers, weighted by their traffic. Runs in a MatrixCache like
 // the link sources: a failed refresh keeps the last good matrix.
 import { trafficFromSamples, type TrafficLabels, type TrafficMatrix } from '../../src/trafficMatrix.js';
+import { FetchHealth } from './fetchHealth.js';
 import { promInstantQuery, queryEndpoint } from './promQuery.js';
 import type { MetricSource } from './source.js';
 
@@ -20,29 +21,21 @@ export class TrafficSource implements MetricSource<TrafficMatrix> {
   readonly type = 'traffic';
   readonly interval: number;
   private readonly endpoint: string;
-  private lastSuccess: number | undefined;
-  private lastError: string | undefined;
+  private readonly health = new FetchHealth();
 
   constructor(private readonly opts: TrafficSourceOptions) {
     this.interval = opts.interval;
     this.endpoint = queryEndpoint(opts.url);
   }
 
-  async fetch(signal: AbortSignal): Promise<TrafficMatrix> {
-    try {
+  fetch(signal: AbortSignal): Promise<TrafficMatrix> {
+    return this.health.track(async () => {
       const samples = await promInstantQuery(this.endpoint, this.opts.query, { timeout: this.opts.timeout }, signal);
-      const now = Date.now() / 1000;
-      const matrix = trafficFromSamples(samples, this.opts.labels, now);
-      this.lastSuccess = now;
-      this.lastError = undefined;
-      return matrix;
-    } catch (err) {
-      this.lastError = (err as Error).message;
-      throw err;
-    }
+      return trafficFromSamples(samples, this.opts.labels, Date.now() / 1000);
+    });
   }
 
   status(): unknown {
-    return { url: this.opts.url, query: this.opts.query, lastSuccess: this.lastSuccess ?? null, lastError: this.lastError ?? null };
+    return { url: this.opts.url, query: this.opts.query, ...this.health.status() };
   }
 }
