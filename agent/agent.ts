@@ -1,21 +1,21 @@
 // The agent: wires config, peers, schedulers, runners, results, metrics and HTTP together.
 // Everything it decides is in src/ (schedule, parsing, record rules); this file only moves data.
-import type { Iperf3Job, PlannedTest } from '../src/bandwidthSchedule.js';
-import type { AgentConfig, MeasurementConfig } from '../src/config/agentConfig.js';
+import type { Iperf3Job, PlannedTest } from './bandwidth/timetable.js';
+import type { AgentConfig, MeasurementConfig } from './config.js';
 import { ConfigError } from '../src/config/loadYaml.js';
 import type { MeasurementResult } from '../src/linkMetrics.js';
 import type { Logger } from '../src/log.js';
-import { recordFromIperf3, recordFromPing, type MeasurementRecord } from '../src/measurementRecord.js';
-import { mergePeers, type PeerEntry } from '../src/podPeers.js';
-import { BandwidthScheduler } from './bandwidthScheduler.js';
+import { recordFromIperf3, recordFromPing, type MeasurementRecord } from './measurementRecord.js';
+import { mergePeers, type PeerEntry } from './targetPods.js';
+import { BandwidthWindowTimer } from './bandwidth/windowTimer.js';
 import { startHttp, type AgentHttp } from './http.js';
-import { Iperf3Server, type Iperf3ServerOptions } from './iperf3Server.js';
+import { Iperf3Server, type Iperf3ServerOptions } from './tools/iperf3Server.js';
 import type { PeerSource } from './kubeDiscovery.js';
 import { AgentMetrics } from './metrics.js';
 import { ResultStore } from './results.js';
-import { RttScheduler, type RttJob } from './rttScheduler.js';
-import { runIperf3Client } from './runners/iperf3Client.js';
-import { runPing } from './runners/ping.js';
+import { RttProbeTimers, type RttJob } from './rttProbeTimers.js';
+import { runIperf3Client } from './tools/iperf3Client.js';
+import { runPing } from './tools/ping.js';
 
 /** This node's name: the config's `node`, else NODE_NAME (set by the DaemonSet's downward API). */
 export function resolveNodeName(cfg: AgentConfig, env: NodeJS.ProcessEnv = process.env): string {
@@ -30,8 +30,8 @@ export class Agent {
   readonly store: ResultStore;
   readonly metrics: AgentMetrics;
   private readonly server: Iperf3Server;
-  private readonly rtt: RttScheduler;
-  private readonly bandwidth: BandwidthScheduler;
+  private readonly rtt: RttProbeTimers;
+  private readonly bandwidth: BandwidthWindowTimer;
   private readonly abort = new AbortController();
   private http: AgentHttp | undefined;
   private discovery: PeerSource | undefined;
@@ -56,7 +56,7 @@ export class Agent {
       onDown: () => this.metrics.iperf3ServerUp.set(0),
       onRestart: () => this.metrics.iperf3ServerRestarts.inc(),
     });
-    this.rtt = new RttScheduler(
+    this.rtt = new RttProbeTimers(
       (job) => this.runRtt(job),
       Math.random,
       (job) => {
@@ -65,7 +65,7 @@ export class Agent {
         return until === undefined ? undefined : until - now;
       },
     );
-    this.bandwidth = new BandwidthScheduler((test, attempt) => this.runBandwidth(test, attempt));
+    this.bandwidth = new BandwidthWindowTimer((test, attempt) => this.runBandwidth(test, attempt));
   }
 
   get config(): AgentConfig {

@@ -2,13 +2,13 @@
 // agent, reloads the config when the file changes, and shuts down cleanly on SIGTERM/SIGINT.
 import { readFile } from 'node:fs/promises';
 import { LOG_LEVEL_FLAG, requireStr, str, type CommandSpec } from '../src/cli/command.js';
-import { agentConfigSchema } from '../src/config/agentConfig.js';
+import { agentConfigSchema } from './config.js';
 import { ConfigError, parseYamlConfig } from '../src/config/loadYaml.js';
 import { createLogger } from '../src/log.js';
 import { VERSION } from '../src/version.js';
 import { Agent, resolveNodeName } from './agent.js';
 import { ConfigWatcher } from './configWatcher.js';
-import { checkTools, ToolError } from './toolCheck.js';
+import { checkTools, ToolError } from './tools/toolCheck.js';
 
 export const agentCommand: CommandSpec = {
   name: 'agent',

@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, parseYamlConfig } from '../src/config/loadYaml.js';
-import { agentConfigSchema, type AgentConfig } from '../src/config/agentConfig.js';
+import { agentConfigSchema, type AgentConfig } from './config.js';
 import type { Logger } from '../src/log.js';
 
 export interface ConfigWatcherOptions {

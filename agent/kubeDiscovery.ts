@@ -1,10 +1,10 @@
 // Kubernetes peer discovery: list + watch the agent pods (src/kube/podWatch.ts) and turn the
-// current pod list into peers (src/podPeers.ts) on every change. The agent compares the result
+// current pod list into peers (targetPods.ts) on every change. The agent compares the result
 // with what it has, so a pod update that changes nothing costs nothing.
-import type { AgentConfig } from '../src/config/agentConfig.js';
+import type { AgentConfig } from './config.js';
 import { watchPods, type PodWatch } from '../src/kube/podWatch.js';
 import type { Logger } from '../src/log.js';
-import { peersFromPods, type PeerEntry } from '../src/podPeers.js';
+import { peersFromPods, type PeerEntry } from './targetPods.js';
 
 export type KubernetesDiscoveryConfig = NonNullable<AgentConfig['discovery']['kubernetes']>;
 

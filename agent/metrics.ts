@@ -3,7 +3,7 @@
 // are updated as runs finish and their series are removed explicitly when a peer leaves.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { LINK_METRIC_KEYS, MEASUREMENT_RESULTS, MEASUREMENT_TYPES, promName, type LinkMetricKey } from '../src/linkMetrics.js';
-import type { MeasurementRecord } from '../src/measurementRecord.js';
+import type { MeasurementRecord } from './measurementRecord.js';
 import { VERSION } from '../src/version.js';
 import type { ResultStore } from './results.js';
 

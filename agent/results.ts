@@ -2,7 +2,7 @@
 // latest outcome per measurement type, and a short history per type. /api/v1/links and the
 // Prometheus gauges are both read from here, so they cannot disagree.
 import type { LinkMetricKey, LinkMetrics, LinkReport, LinksReport, MeasurementResult, MeasurementType } from '../src/linkMetrics.js';
-import type { MeasurementRecord } from '../src/measurementRecord.js';
+import type { MeasurementRecord } from './measurementRecord.js';
 
 export interface HistoryEntry {
   result: MeasurementResult;

@@ -1,7 +1,6 @@
 // The one entry point: `lpm <command>`. Commands are loaded lazily so `lpm agent` does not pay
 // for the extender's imports, and the other way round.
-import { commandHelp, parseCommandArgs, UsageError, type CommandSpec } from '../src/cli/command.js';
-import { ConfigError } from '../src/config/loadYaml.js';
+import { runCommand, type CommandSpec } from '../src/cli/command.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandSpec> }> = {
   agent: {
@@ -23,10 +22,6 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandSpe
   scenario: {
     summary: 'run scenario files: place pods through the extender (sim, lab, cluster) and check expectations',
     load: async () => (await import('../scenarios/runner/command.js')).scenarioCommand,
-  },
-  bench: {
-    summary: 'benchmarks: extender vs baseline at 100-5000 nodes, scoring, matrix refresh, idle agent',
-    load: async () => (await import('../test/bench/command.js')).benchCommand,
   },
 };
 
@@ -62,20 +57,5 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lpm: unknown command "${name}"\n\n${topHelp()}`);
     return 2;
   }
-  const spec = await entry.load();
-  const beforeDashDash = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
-  if (beforeDashDash.includes('--help') || beforeDashDash.includes('-h')) {
-    process.stdout.write(commandHelp(spec));
-    return 0;
-  }
-  try {
-    const code = await spec.run(parseCommandArgs(spec, rest));
-    return typeof code === 'number' ? code : 0;
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      process.stderr.write(`lpm ${name}: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  return runCommand(await entry.load(), rest);
 }

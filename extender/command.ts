@@ -1,12 +1,12 @@
 // `lpm extender --config FILE`: runs the kube-scheduler extender until SIGINT/SIGTERM.
 import { LOG_LEVEL_FLAG, requireStr, str, type CommandSpec } from '../src/cli/command.js';
-import { extenderConfigSchema } from '../src/config/extenderConfig.js';
+import { extenderConfigSchema } from './config.js';
 import { loadYamlConfig } from '../src/config/loadYaml.js';
 import { createLogger } from '../src/log.js';
 import { VERSION } from '../src/version.js';
 import { createExtender } from './extender.js';
-import { PodCache } from './podCache.js';
-import type { PodStore } from './podStore.js';
+import { PodCache } from './pods/podCache.js';
+import type { PodStore } from './pods/podStore.js';
 
 export const extenderCommand: CommandSpec = {
   name: 'extender',

@@ -4,18 +4,18 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { scoringConfig, type ExtenderConfig } from '../src/config/extenderConfig.js';
+import { scoringConfig, type ExtenderConfig } from './config.js';
 import type { Logger } from '../src/log.js';
 import { DecisionLog } from './decisionLog.js';
 import type { HandlerContext } from './handlers.js';
-import { MemoryPodStore } from './memoryPodStore.js';
+import { MemoryPodStore } from './pods/memoryPodStore.js';
 import { ExtenderMetrics } from './metrics.js';
-import type { PodStore } from './podStore.js';
+import type { PodStore } from './pods/podStore.js';
 import { buildServer, type TlsMaterial } from './server.js';
 import { createSource } from './sources/index.js';
 import { MatrixCache, type MetricSource } from './sources/source.js';
 import { TrafficSource } from './sources/traffic.js';
-import type { TrafficMatrix } from '../src/trafficMatrix.js';
+import type { TrafficMatrix } from './peers/trafficMatrix.js';
 
 export interface ExtenderOptions {
   config: ExtenderConfig;

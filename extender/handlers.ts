@@ -8,14 +8,14 @@ import {
   type ExtenderArgs,
   type ExtenderFilterResult,
   type HostPriorityList,
-} from '../src/extenderProtocol.js';
+} from './protocol.js';
 import type { Logger } from '../src/log.js';
-import { hasPeerIndex, peerCandidates, resolvePeers, type PeerOptions, type ResolvedPeers } from '../src/peers.js';
-import { describeLimits, parsePodLimits, type PodLimits } from '../src/podLimits.js';
-import { evaluate, explainLinks, violationText, type Evaluation, type NodeEvaluation, type ScoringConfig } from '../src/scoring.js';
+import { hasPeerIndex, peerCandidates, resolvePeers, type PeerOptions, type ResolvedPeers } from './peers/peerAnnotations.js';
+import { describeLimits, parsePodLimits, type PodLimits } from './scoring/podLimits.js';
+import { evaluate, explainLinks, violationText, type Evaluation, type NodeEvaluation, type ScoringConfig } from './scoring/scoring.js';
 import { clipWarnings, lazyLinks, MAX_LINK_LINES, type Decision, type DecisionLog, type NodeDecision } from './decisionLog.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
-import type { PodInfo, PodStore } from './podStore.js';
+import type { PodInfo, PodStore } from './pods/podStore.js';
 import type { MatrixSnapshot } from './sources/source.js';
 
 export interface HandlerContext {

@@ -2,7 +2,7 @@
 // so tests can run several extenders in one process.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Freshness } from '../src/linkMatrix.js';
-import type { FilterReason } from '../src/scoring.js';
+import type { FilterReason } from './scoring/scoring.js';
 import { VERSION } from '../src/version.js';
 import type { MatrixCache } from './sources/source.js';
 

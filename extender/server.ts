@@ -3,13 +3,13 @@
 // request (neutral when we lack data) and 400 only to a malformed one.
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../src/log.js';
-import { filterError, getKey, type ExtenderFilterResult } from '../src/extenderProtocol.js';
+import { filterError, getKey, type ExtenderFilterResult } from './protocol.js';
 import type { DecisionLog } from './decisionLog.js';
 import { handleFilter, handlePrioritize, type HandlerContext } from './handlers.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
-import type { PodStore } from './podStore.js';
+import type { PodStore } from './pods/podStore.js';
 import type { MatrixCache } from './sources/source.js';
-import type { TrafficMatrix } from '../src/trafficMatrix.js';
+import type { TrafficMatrix } from './peers/trafficMatrix.js';
 import { registerWebPage } from './web/routes.js';
 
 export interface TlsMaterial {

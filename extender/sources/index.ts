@@ -1,5 +1,5 @@
 // Builds the configured metric source.
-import type { SourceConfig } from '../../src/config/extenderConfig.js';
+import type { SourceConfig } from '../config.js';
 import { DirectSource } from './direct.js';
 import { PrometheusSource } from './prometheus.js';
 import type { MetricSource } from './source.js';

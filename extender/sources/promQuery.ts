@@ -2,7 +2,7 @@
 // what every Prometheus reader of the extender (link matrix, traffic weights) does per refresh.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { instantVector, PromQueryError, type VectorSample } from '../../src/prometheus/apiResponse.js';
+import { instantVector, PromQueryError, type VectorSample } from './prometheusResponse.js';
 
 export interface PromQueryOptions {
   /** Seconds per attempt. */

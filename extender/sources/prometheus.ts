@@ -6,8 +6,8 @@
 // keeps serving the last good matrix.
 import { LinkMatrix } from '../../src/linkMatrix.js';
 import type { LinkMetricKey } from '../../src/linkMetrics.js';
-import type { VectorSample } from '../../src/prometheus/apiResponse.js';
-import { linkQueries, matrixFromSamples } from '../../src/prometheus/linkQueries.js';
+import type { VectorSample } from './prometheusResponse.js';
+import { linkQueries, matrixFromSamples } from './prometheusLinkQueries.js';
 import { FetchHealth } from './fetchHealth.js';
 import { promInstantQuery, queryEndpoint, type PromQueryOptions } from './promQuery.js';
 import type { MetricSource } from './source.js';

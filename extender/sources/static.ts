@@ -3,7 +3,7 @@
 // Hand-written values are dated "now minus age" at every refresh: fresh unless `age` says otherwise.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { staticLinkSchema, type StaticLink } from '../../src/config/extenderConfig.js';
+import { staticLinkSchema, type StaticLink } from '../config.js';
 import { parseYamlConfig } from '../../src/config/loadYaml.js';
 import { LinkMatrix } from '../../src/linkMatrix.js';
 import type { LinkMetricKey } from '../../src/linkMetrics.js';

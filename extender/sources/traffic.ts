@@ -2,7 +2,7 @@
 // request and response bytes, as NetMARKS reads them), kept as a TrafficMatrix whose rules make the
 // pods of talking apps each other's peers, weighted by their traffic. Runs in a MatrixCache like
 // the link sources: a failed refresh keeps the last good matrix.
-import { trafficFromSamples, type TrafficLabels, type TrafficMatrix } from '../../src/trafficMatrix.js';
+import { trafficFromSamples, type TrafficLabels, type TrafficMatrix } from '../peers/trafficMatrix.js';
 import { FetchHealth } from './fetchHealth.js';
 import { promInstantQuery, queryEndpoint } from './promQuery.js';
 import type { MetricSource } from './source.js';

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import type { ScoringConfig } from '../../src/scoring.js';
+import type { ScoringConfig } from '../scoring/scoring.js';
 
 const PAGE = join('extender', 'web', 'index.html');
 

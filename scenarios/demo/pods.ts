@@ -2,7 +2,7 @@
 // edge video pipeline: a camera feed on edge-a and an archive in the cloud are already running;
 // then a detector that must stay within 15 ms of the camera, a tracker that needs 25 Mbit/s to the
 // detector, and an uploader that talks mostly to the archive. Each shows a different reason.
-import type { ScenarioPod } from '../../src/scenario.js';
+import type { ScenarioPod } from '../scenarioFile.js';
 
 export const DEMO_NAMESPACE = 'demo';
 

@@ -4,7 +4,7 @@
 // the measured values).
 import { join } from 'node:path';
 import type { LinkMatrix } from '../../src/linkMatrix.js';
-import { labName, type Topology } from '../../src/topology.js';
+import { labName, type Topology } from '../topology.js';
 import { loadTopology } from '../lab/lab.js';
 import { packageRoot } from '../lab/paths.js';
 import { topologyMatrix } from '../runner/topologyMatrix.js';

@@ -3,7 +3,7 @@
 // root bridge (e.g. a Prometheus on the host).
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { agentConfigSchema, type AgentConfigInput } from '../../src/config/agentConfig.js';
+import { agentConfigSchema, type AgentConfigInput } from '../../agent/config.js';
 import { formatPath } from '../../src/config/loadYaml.js';
 import type { LabPlan, PlannedNode } from './plan.js';
 import { spawnDetached } from './processes.js';

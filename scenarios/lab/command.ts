@@ -5,7 +5,7 @@ import { setPriority } from 'node:os';
 import { bool, LOG_LEVEL_FLAG, str, UsageError, type CommandSpec, type ParsedArgs } from '../../src/cli/command.js';
 import { createLogger } from '../../src/log.js';
 import { formatBandwidth, formatDuration, parseDuration } from '../../src/units.js';
-import type { LinkProperties } from '../../src/topology.js';
+import type { LinkProperties } from '../topology.js';
 import { agentUrl } from './agents.js';
 import { startEmulator } from './emulator.js';
 import { labDown, labExec, labSet, labStatus, labUp, type LabStatus } from './lab.js';

@@ -8,11 +8,11 @@ import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../../src/log.js';
-import { linkPropertiesPatchSchema, type LinkProperties, type LinkPropertiesPatch } from '../../src/topology.js';
+import { linkPropertiesPatchSchema, type LinkProperties, type LinkPropertiesPatch } from '../topology.js';
 import { formatPath } from '../../src/config/loadYaml.js';
 import { LinkShaper, type DropReason } from './linkShaper.js';
 import { linkKey, type LabPlan } from './plan.js';
-import { PreciseScheduler } from './scheduler.js';
+import { PreciseTimer } from './preciseTimer.js';
 import { ReceiveLatencyProbe } from './receiveLatency.js';
 import type { EmulatorInfo } from './state.js';
 
@@ -151,7 +151,7 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
       if (err) sendErrors.inc();
     });
   };
-  const scheduler = new PreciseScheduler<{ link: EmulatedLink; buf: Buffer }>((item, dueMs, nowMs) => {
+  const timer = new PreciseTimer<{ link: EmulatedLink; buf: Buffer }>((item, dueMs, nowMs) => {
     item.link.queued--;
     forward(item.link, item.buf, dueMs, nowMs);
   });
@@ -224,7 +224,7 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
       // rather than one event-loop turn later.
       if (dueMs <= nowMs && link.queued === 0) return forward(link, buf, dueMs, nowMs);
       link.queued++;
-      scheduler.at(dueMs, { link, buf });
+      timer.at(dueMs, { link, buf });
     });
     links.set(linkKey(from, to), link);
   }
@@ -289,7 +289,7 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
     info,
     report,
     async close() {
-      scheduler.close();
+      timer.close();
       await probe.close();
       for (const l of links.values()) l.socket.close();
       for (const s of outSockets.values()) s.close();

@@ -4,8 +4,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import { loadYamlConfig } from '../../src/config/loadYaml.js';
-import { parseSubnet } from '../../src/ipv4.js';
-import { topologySchema, type Topology } from '../../src/topology.js';
+import { parseSubnet } from './ipv4.js';
+import { topologySchema, type Topology } from '../topology.js';
 import type { Logger } from '../../src/log.js';
 import { AGENT_PORT, startAgents } from './agents.js';
 import { freeLoopbackPort, prometheusMarker, startLabPrometheus } from './prometheus.js';

@@ -1,7 +1,7 @@
 // What one directed link does to a packet, as a pure function of time: random loss, a rate
 // limiter (serialization at `rate` behind a bounded queue, tail drop) and delay ± jitter that
 // never reorders. Times are in seconds on any monotonic clock; the emulator feeds it real time.
-import { withDefaults, type LinkProperties, type LinkPropertiesPatch } from '../../src/topology.js';
+import { withDefaults, type LinkProperties, type LinkPropertiesPatch } from '../topology.js';
 
 export type DropReason = 'loss' | 'queue';
 export type Verdict = { drop: DropReason } | { due: number };

@@ -2,7 +2,7 @@
 // veth, its switch (Linux bridge `br0` with the overlay address) and its VXLAN device, and the
 // static fdb entries that send every peer's traffic through the emulator's per-link UDP port.
 import { execa } from 'execa';
-import { parseIpv4, type Ipv4Subnet } from '../../src/ipv4.js';
+import { parseIpv4, type Ipv4Subnet } from './ipv4.js';
 import { addNetns, bridge, checkName, inNetns, ip, listLinks, listNetns } from './ip.js';
 import { isLabRootLink, linkKey, netnsPrefix, type LabPlan, type PlannedNode } from './plan.js';
 import { killPids } from './processes.js';

@@ -7,8 +7,8 @@ import {
   overlaps,
   parseSubnet,
   type Ipv4Subnet,
-} from '../../src/ipv4.js';
-import type { Topology, TopologyLink } from '../../src/topology.js';
+} from './ipv4.js';
+import type { Topology, TopologyLink } from '../topology.js';
 
 export const VXLAN_PORT = 4789;
 export const VXLAN_ID = 100;

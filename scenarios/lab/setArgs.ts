@@ -1,7 +1,7 @@
 // Arguments of `lpm lab set`: which directed link ("a->b", "a:b", or "a b") and what to change
 // ("delay=20ms loss=5%"). Pure; the values are validated with the topology's link schema.
 import { formatPath } from '../../src/config/loadYaml.js';
-import { LINK_PROPERTY_KEYS, linkPropertiesPatchSchema, type LinkPropertiesPatch } from '../../src/topology.js';
+import { LINK_PROPERTY_KEYS, linkPropertiesPatchSchema, type LinkPropertiesPatch } from '../topology.js';
 
 export interface SetRequest {
   from: string;

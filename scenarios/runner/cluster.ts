@@ -3,7 +3,7 @@
 // each one is awaited until it is bound or reported unschedulable; all are deleted at the end.
 // Only the lpm placement exists here, and link changes (events) cannot be applied.
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { podId, type Scenario } from '../../src/scenario.js';
+import { podId, type Scenario } from '../scenarioFile.js';
 import type { Placement } from './driver.js';
 import { clusterPod, podOutcome } from './clusterPods.js';
 import type { PlacementRun } from './placementRun.js';

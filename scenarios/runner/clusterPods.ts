@@ -1,7 +1,7 @@
 // Cluster mode's pure parts: the Pod manifest a scenario pod becomes, and what a Pod's status
 // says about its scheduling.
 import type { V1Pod } from '@kubernetes/client-node';
-import type { Scenario, ScenarioPod } from '../../src/scenario.js';
+import type { Scenario, ScenarioPod } from '../scenarioFile.js';
 
 /** Label on every pod cluster mode creates, so leftovers can be found: `kubectl delete pod -l ...`. */
 export const SCENARIO_LABEL = 'lpm.l2sm.io/scenario';

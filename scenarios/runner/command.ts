@@ -4,7 +4,7 @@
 import { LOG_LEVEL_FLAG, str, UsageError, type CommandSpec } from '../../src/cli/command.js';
 import { ConfigError } from '../../src/config/loadYaml.js';
 import { createLogger } from '../../src/log.js';
-import { SCENARIO_MODES, type ScenarioMode } from '../../src/scenario.js';
+import { SCENARIO_MODES, type ScenarioMode } from '../scenarioFile.js';
 import { parseDuration } from '../../src/units.js';
 import type { ScenarioResult } from './result.js';
 

@@ -7,8 +7,8 @@
 //   4. the highest total wins; ties go to the first node name (kube-scheduler picks at random);
 //   5. bind: the pod store learns the placement, so the next pods see this one as a peer.
 // Without an extender (the "default" placement) steps 2-3 are skipped: spread only.
-import type { ScenarioPod } from '../../src/scenario.js';
-import { podId } from '../../src/scenario.js';
+import type { ScenarioPod } from '../scenarioFile.js';
+import { podId } from '../scenarioFile.js';
 import type { ExtenderClient } from './extenderClient.js';
 import { podObject } from './podObject.js';
 import { nodeHasRoom, spreadScore } from './spread.js';

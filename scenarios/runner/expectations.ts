@@ -1,5 +1,5 @@
 // Checks a scenario's expectations against where the pods went. Pure.
-import type { Expectation } from '../../src/scenario.js';
+import type { Expectation } from '../scenarioFile.js';
 
 export interface ExpectationResult {
   /** The expectation in words, e.g. "default/p on node3". */

@@ -2,7 +2,7 @@
 // kube-scheduler does, and validation of the answers with the wire schemas (a malformed answer
 // is an error, as it would be for kube-scheduler).
 import { request } from 'undici';
-import { extenderFilterResultSchema, hostPriorityListSchema } from '../../src/extenderProtocol.js';
+import { extenderFilterResultSchema, hostPriorityListSchema } from '../../extender/protocol.js';
 import { extenderArgs } from './podObject.js';
 
 export interface FilterAnswer {

@@ -1,7 +1,7 @@
 // The HTML page of a run: one inline SVG per placement (topology on a circle, links labelled with
 // RTT and rate, pods next to their node, node pairs that carry calls highlighted), the A/B table
 // and the expectations. Self-contained: no scripts, no external assets.
-import type { Topology } from '../../src/topology.js';
+import type { Topology } from '../topology.js';
 import { formatBandwidth, formatDuration } from '../../src/units.js';
 import type { Placement } from './driver.js';
 import { measurementTable, type ScenarioResult } from './result.js';

@@ -4,7 +4,7 @@
 // (namespaces, emulator, agents, services) is removed in `finally`.
 import { DirectSource } from '../../extender/sources/direct.js';
 import type { LinkMetricKey } from '../../src/linkMetrics.js';
-import { podId, type Scenario } from '../../src/scenario.js';
+import { podId, type Scenario } from '../scenarioFile.js';
 import { agentUrl } from '../lab/agents.js';
 import { netnsCapability } from '../lab/ip.js';
 import { labDown, labSet, labUpTopology } from '../lab/lab.js';

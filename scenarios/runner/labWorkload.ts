@@ -4,7 +4,7 @@
 // entry from the root namespace (its node's underlay address: no emulated link, like an
 // ingress), and the emulator's per-link byte counters are read around the measured window.
 import { execa, type ResultPromise } from 'execa';
-import type { ScenarioTraffic } from '../../src/scenario.js';
+import type { ScenarioTraffic } from '../scenarioFile.js';
 import { emulatorUrl } from '../lab/lab.js';
 import { lpmBin } from '../lab/paths.js';
 import type { PlannedNode } from '../lab/plan.js';

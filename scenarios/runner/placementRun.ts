@@ -4,10 +4,10 @@
 // and in how a link change is applied.
 import type { Decision } from '../../extender/decisionLog.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
-import { MemoryPodStore } from '../../extender/memoryPodStore.js';
+import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
 import type { MetricSource } from '../../extender/sources/source.js';
 import type { Logger } from '../../src/log.js';
-import { podId, type Scenario, type ScenarioEvent, type ScenarioPod } from '../../src/scenario.js';
+import { podId, type Scenario, type ScenarioEvent, type ScenarioPod } from '../scenarioFile.js';
 import { describePlacement, SchedulingDriver, type Placement } from './driver.js';
 import { ExtenderClient } from './extenderClient.js';
 import { placementExtenderConfig, type PlacementName } from './variants.js';

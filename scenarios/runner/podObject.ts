@@ -3,7 +3,7 @@
 // its requests, status Pending. The extender reads only identity, labels, annotations and nodeName,
 // but sending the real shape keeps the simulation honest about body parsing.
 import { createHash } from 'node:crypto';
-import type { ScenarioPod } from '../../src/scenario.js';
+import type { ScenarioPod } from '../scenarioFile.js';
 
 /** A stable UID per pod and run, so decision logs of two runs line up. */
 export function podUid(pod: Pick<ScenarioPod, 'namespace' | 'name'>, run: string): string {

@@ -1,7 +1,7 @@
 // What a scenario run produces, and its plain-text rendering (progress goes to stderr as it
 // happens; this summary goes to stdout at the end).
-import type { Topology } from '../../src/topology.js';
-import type { ScenarioMode } from '../../src/scenario.js';
+import type { Topology } from '../topology.js';
+import type { ScenarioMode } from '../scenarioFile.js';
 import type { Placement } from './driver.js';
 import type { ExpectationResult } from './expectations.js';
 import type { PlacementName } from './variants.js';

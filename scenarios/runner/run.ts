@@ -2,7 +2,7 @@
 import { basename } from 'node:path';
 import { loadYamlConfig } from '../../src/config/loadYaml.js';
 import type { Logger } from '../../src/log.js';
-import { scenarioSchema, type Scenario, type ScenarioMode } from '../../src/scenario.js';
+import { scenarioSchema, type Scenario, type ScenarioMode } from '../scenarioFile.js';
 import { checkExpectations } from './expectations.js';
 import type { PlacementRun, Progress } from './placementRun.js';
 import type { ScenarioResult, WorkloadMeasurement } from './result.js';

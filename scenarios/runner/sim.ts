@@ -3,7 +3,7 @@
 // topology and the extenders reload before the next pod.
 import { StaticSource } from '../../extender/sources/static.js';
 import type { Logger } from '../../src/log.js';
-import type { Scenario } from '../../src/scenario.js';
+import type { Scenario } from '../scenarioFile.js';
 import { placeScenario, type PlacementRun, type Progress } from './placementRun.js';
 import { applyLinkChange, topologyMatrix } from './topologyMatrix.js';
 import { PLACEMENT_NAMES, type PlacementName } from './variants.js';

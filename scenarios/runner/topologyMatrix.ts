@@ -4,7 +4,7 @@
 // An unlimited link is given UNLIMITED_BANDWIDTH (what iperf3 reports over a fast virtual link),
 // a pair without links in both directions is left unknown (the agents could not measure it).
 import { LinkMatrix } from '../../src/linkMatrix.js';
-import type { Topology, TopologyLink } from '../../src/topology.js';
+import type { Topology, TopologyLink } from '../topology.js';
 
 /** Bandwidth reported for a link without a rate limit: 10 Gbit/s. */
 export const UNLIMITED_BANDWIDTH = 10e9 / 8;

@@ -4,7 +4,7 @@
 //             peer's node, 0 on any other (rttWeight = bandwidthWeight = 0 and unknownQuality = 0
 //             make linkQuality() return 0), so raw(n) is NetMARKS' traffic-weight score;
 //   default   no extender at all: kube-scheduler's spread only.
-import type { ExtenderConfig } from '../../src/config/extenderConfig.js';
+import type { ExtenderConfig } from '../../extender/config.js';
 
 export const PLACEMENT_NAMES = ['lpm', 'netmarks', 'default'] as const;
 export type PlacementName = (typeof PLACEMENT_NAMES)[number];

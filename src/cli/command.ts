@@ -1,6 +1,7 @@
 // A tiny command framework over node:util parseArgs: each command declares its flags once, and
 // the same declaration drives parsing, validation and `--help`.
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/loadYaml.js';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -67,8 +68,8 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
   }
 }
 
-export function commandHelp(spec: CommandSpec): string {
-  const lines = [`Usage: lpm ${spec.usage}`, '', spec.summary, ''];
+export function commandHelp(spec: CommandSpec, prog = 'lpm'): string {
+  const lines = [`Usage: ${prog} ${spec.usage}`, '', spec.summary, ''];
   const flags = Object.entries(spec.flags);
   if (flags.length) {
     lines.push('Flags:');
@@ -98,4 +99,26 @@ export function requireStr(args: ParsedArgs, name: string, spec: CommandSpec): s
 
 export function bool(args: ParsedArgs, name: string): boolean {
   return args.values[name] === true;
+}
+
+/**
+ * Runs one command with its arguments: `--help` prints the help, a usage or config error is
+ * printed as `PROG NAME: message` and gives exit code 2. Other errors propagate.
+ */
+export async function runCommand(spec: CommandSpec, argv: string[], prog = 'lpm'): Promise<number> {
+  const beforeDashDash = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (beforeDashDash.includes('--help') || beforeDashDash.includes('-h')) {
+    process.stdout.write(commandHelp(spec, prog));
+    return 0;
+  }
+  try {
+    const code = await spec.run(parseCommandArgs(spec, argv));
+    return typeof code === 'number' ? code : 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`${prog} ${spec.name}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigWatcher } from '../../agent/configWatcher.js';
-import type { AgentConfig } from '../../src/config/agentConfig.js';
+import type { AgentConfig } from '../../agent/config.js';
 import { createLogger } from '../../src/log.js';
 
 const yaml = (peer: string) => `node: node-a\naddress: 10.0.0.1\npeers:\n  - { name: ${peer}, address: 10.0.0.2 }\n`;

@@ -3,7 +3,7 @@
 // pod list + watch protocol), measures them, and drops a peer's series when its pod goes away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
-import { agentConfigSchema } from '../../src/config/agentConfig.js';
+import { agentConfigSchema } from '../../agent/config.js';
 import { MULTUS_NETWORK_STATUS_ANNOTATION } from '../../src/l2sm.js';
 import { linksReportSchema } from '../../src/linkMetrics.js';
 import { createLogger } from '../../src/log.js';

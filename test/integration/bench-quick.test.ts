@@ -1,4 +1,4 @@
-// `lpm bench --quick` end to end (needs npm run build): the real CLI runs every part of the
+// `npm run bench -- --quick` end to end (needs npm run build): the real CLI runs every part of the
 // benchmark small, and its JSON result must be complete and well-formed. Speed is never asserted.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsCapability } from '../../scenarios/lab/ip.js';
-import type { BenchResult } from '../bench/reporter.js';
-import { QUICK } from '../bench/run.js';
+import type { BenchResult } from '../../bench/reporter.js';
+import { QUICK } from '../../bench/run.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'lpm-bench-quick-'));
@@ -18,13 +18,13 @@ let canNetns = false;
 
 beforeAll(async () => {
   canNetns = (await netnsCapability()).ok;
-  const r = await execa(process.execPath, [join(ROOT, 'bin/lpm.js'), 'bench', '--quick', '--out', out], {
+  const r = await execa(process.execPath, [join(ROOT, 'dist/bench/main.js'), '--quick', '--out', out], {
     cwd: ROOT,
     reject: false,
     timeout: 240_000,
   });
   stdout = r.stdout;
-  if (r.exitCode !== 0) throw new Error(`lpm bench --quick exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+  if (r.exitCode !== 0) throw new Error(`bench --quick exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
   result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
 }, 300_000);
 
@@ -35,7 +35,7 @@ const positive = (v: number) => {
   expect(v).toBeGreaterThan(0);
 };
 
-describe('lpm bench --quick', () => {
+describe('bench --quick', () => {
   it('records the machine it ran on', () => {
     expect(result.profile).toBe('quick');
     expect(result.machine.cpuModel).not.toBe('');

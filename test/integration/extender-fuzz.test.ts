@@ -10,13 +10,13 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extenderConfigSchema, type ExtenderConfigInput } from '../../src/config/extenderConfig.js';
-import { extenderFilterResultSchema, hostPriorityListSchema, MAX_ANNOTATIONS_BYTES } from '../../src/extenderProtocol.js';
+import { extenderConfigSchema, type ExtenderConfigInput } from '../../extender/config.js';
+import { extenderFilterResultSchema, hostPriorityListSchema, MAX_ANNOTATIONS_BYTES } from '../../extender/protocol.js';
 import { LinkMatrix } from '../../src/linkMatrix.js';
 import type { Decision } from '../../extender/decisionLog.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
-import { MemoryPodStore } from '../../extender/memoryPodStore.js';
-import type { PodInfo } from '../../extender/podStore.js';
+import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
+import type { PodInfo } from '../../extender/pods/podStore.js';
 import { StaticSource } from '../../extender/sources/static.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/kube-scheduler');

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extenderConfigSchema } from '../../src/config/extenderConfig.js';
-import { extenderFilterResultSchema, hostPriorityListSchema } from '../../src/extenderProtocol.js';
+import { extenderConfigSchema } from '../../extender/config.js';
+import { extenderFilterResultSchema, hostPriorityListSchema } from '../../extender/protocol.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/kube-scheduler');

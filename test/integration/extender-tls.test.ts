@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { Agent, request, type buildConnector } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extenderConfigSchema, type ExtenderConfigInput } from '../../src/config/extenderConfig.js';
+import { extenderConfigSchema, type ExtenderConfigInput } from '../../extender/config.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
 
 const haveOpenssl = (() => {

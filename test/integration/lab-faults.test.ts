@@ -19,7 +19,7 @@ import { waitFor } from '../helpers/waitFor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExtender, type Extender } from '../../extender/extender.js';
 import type { Decision } from '../../extender/decisionLog.js';
-import { extenderConfigSchema } from '../../src/config/extenderConfig.js';
+import { extenderConfigSchema } from '../../extender/config.js';
 import { linksReportSchema, type LinksReport } from '../../src/linkMetrics.js';
 import { netnsCapability } from '../../scenarios/lab/ip.js';
 import { labDown, labSet, labStatus, labUp } from '../../scenarios/lab/lab.js';

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { FakeKubeApi } from '../helpers/fakeKubeApi.js';
 import { watchPods, type PodWatch } from '../../src/kube/podWatch.js';
-import { PodCache } from '../../extender/podCache.js';
+import { PodCache } from '../../extender/pods/podCache.js';
 
 const log = pino({ level: process.env.LPM_TEST_LOG ?? 'silent' });
 const fastRetry = { min: 50, max: 400 };

@@ -10,9 +10,9 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { extenderConfigSchema, staticLinkSchema } from '../../src/config/extenderConfig.js';
+import { extenderConfigSchema, staticLinkSchema } from '../../extender/config.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
-import { MemoryPodStore } from '../../extender/memoryPodStore.js';
+import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
 import { StaticSource } from '../../extender/sources/static.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -1,7 +1,7 @@
 // The agent-config fields added for the agent itself: iperf3.slot and the Kubernetes connection.
 import { describe, expect, it } from 'vitest';
 import { resolveNodeName } from '../../agent/agent.js';
-import { agentConfigSchema } from '../../src/config/agentConfig.js';
+import { agentConfigSchema } from '../../agent/config.js';
 import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
 
 const parse = (text: string) => parseYamlConfig(text, agentConfigSchema, 'agent.yaml');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentConfigSchema } from '../../src/config/agentConfig.js';
+import { agentConfigSchema } from '../../agent/config.js';
 import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
 
 const parse = (text: string) => parseYamlConfig(text, agentConfigSchema, 'agent.yaml');

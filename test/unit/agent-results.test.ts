@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../../agent/metrics.js';
 import { ResultStore } from '../../agent/results.js';
 import { linksReportSchema } from '../../src/linkMetrics.js';
-import { recordFromIperf3, recordFromPing } from '../../src/measurementRecord.js';
-import { parseIperf3Output } from '../../src/probes/iperf3Output.js';
-import { parsePingOutput } from '../../src/probes/pingOutput.js';
+import { recordFromIperf3, recordFromPing } from '../../agent/measurementRecord.js';
+import { parseIperf3Output } from '../../agent/tools/iperf3Output.js';
+import { parsePingOutput } from '../../agent/tools/pingOutput.js';
 
 const capture = (name: string) =>
   JSON.parse(readFileSync(new URL(`../fixtures/tools/${name}.json`, import.meta.url), 'utf8')) as {

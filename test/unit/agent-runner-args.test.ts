@@ -1,9 +1,9 @@
 // Command lines the agent hands to execa: the flags the fixtures were captured with, and no
 // address that is not an IP ever reaches a tool.
 import { describe, expect, it } from 'vitest';
-import { iperf3ServerArgs } from '../../agent/iperf3Server.js';
-import { iperf3ClientArgs } from '../../agent/runners/iperf3Client.js';
-import { pingArgs } from '../../agent/runners/ping.js';
+import { iperf3ServerArgs } from '../../agent/tools/iperf3Server.js';
+import { iperf3ClientArgs } from '../../agent/tools/iperf3Client.js';
+import { pingArgs } from '../../agent/tools/ping.js';
 
 describe('runner command lines', () => {
   it('ping: count, spacing, timeout, deadline, size, source, target', () => {

@@ -1,9 +1,9 @@
 // The agent's two schedulers with fake timers: RTT timers follow the job list; the bandwidth
 // loop runs tests at window starts and retries busy answers only while the window has room.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BandwidthScheduler } from '../../agent/bandwidthScheduler.js';
-import { RttScheduler, type RttJob } from '../../agent/rttScheduler.js';
-import type { PlannedTest } from '../../src/bandwidthSchedule.js';
+import { BandwidthWindowTimer } from '../../agent/bandwidth/windowTimer.js';
+import { RttProbeTimers, type RttJob } from '../../agent/rttProbeTimers.js';
+import type { PlannedTest } from '../../agent/bandwidth/timetable.js';
 import type { MeasurementResult } from '../../src/linkMetrics.js';
 
 beforeEach(() => {
@@ -20,10 +20,10 @@ const job = (target: string, interval = 10): RttJob => ({
   runSeconds: 3,
 });
 
-describe('RttScheduler', () => {
+describe('RttProbeTimers', () => {
   it('runs each job around its interval, keeps unchanged jobs and drops removed ones', async () => {
     const runs: string[] = [];
-    const s = new RttScheduler(async (j) => void runs.push(j.target), () => 0.5);
+    const s = new RttProbeTimers(async (j) => void runs.push(j.target), () => 0.5);
     s.update([job('b'), job('c')]);
     await vi.advanceTimersByTimeAsync(5_000); // first run after random * min(interval, 10) = 5 s
     expect(runs.sort()).toEqual(['b', 'c']);
@@ -42,7 +42,7 @@ describe('RttScheduler', () => {
   it('never overlaps a job with itself when a run outlasts the interval', async () => {
     let active = 0;
     let maxActive = 0;
-    const s = new RttScheduler(async () => {
+    const s = new RttProbeTimers(async () => {
       maxActive = Math.max(maxActive, ++active);
       await new Promise((r) => setTimeout(r, 25_000));
       active--;
@@ -58,7 +58,7 @@ describe('RttScheduler', () => {
   /** A scheduler whose peer is under a bandwidth test until `busyUntil()` (unix seconds); runs are recorded. */
   const deferring = (busyUntil: () => number) => {
     const runs: number[] = [];
-    const s = new RttScheduler(
+    const s = new RttProbeTimers(
       async () => void runs.push(Date.now() / 1000),
       () => 0,
       () => {
@@ -97,12 +97,12 @@ describe('RttScheduler', () => {
   });
 });
 
-describe('BandwidthScheduler', () => {
+describe('BandwidthWindowTimer', () => {
   const ctx = { nodes: ['node-a', 'node-b'], self: 'node-a', jobs: [{ type: 'bandwidth' as const, interval: 0, duration: 2, omit: 0, targets: 'all' as const }] };
 
   it('runs the test at the start of its window (lower node sends in phase 0)', async () => {
     const starts: number[] = [];
-    const s = new BandwidthScheduler(async (t: PlannedTest) => {
+    const s = new BandwidthWindowTimer(async (t: PlannedTest) => {
       starts.push(Date.now() / 1000);
       expect(t.target).toBe('node-b');
       return 'success';
@@ -116,7 +116,7 @@ describe('BandwidthScheduler', () => {
 
   it('the higher node sends in the second window', async () => {
     const starts: number[] = [];
-    const s = new BandwidthScheduler(async () => {
+    const s = new BandwidthWindowTimer(async () => {
       starts.push(Date.now() / 1000);
       return 'success';
     });
@@ -128,7 +128,7 @@ describe('BandwidthScheduler', () => {
 
   it('retries busy answers with jitter while the window has room, then gives up until the next sweep', async () => {
     const attempts: Array<[number, number]> = [];
-    const s = new BandwidthScheduler(
+    const s = new BandwidthWindowTimer(
       async (_t, attempt) => {
         attempts.push([attempt, Date.now() / 1000]);
         return 'busy' as MeasurementResult;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dashboardQueries, substituteVariables } from '../../src/collector/dashboardQueries.js';
+import { dashboardQueries, substituteVariables } from '../helpers/dashboardQueries.js';
 
 const dashboard = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../manifests/grafana/lpm-dashboard.json'), 'utf8'),

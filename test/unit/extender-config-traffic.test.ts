@@ -1,8 +1,8 @@
 // peers.traffic in the extender's YAML: a URL is enough; mistakes name the field and line.
 import { describe, expect, it } from 'vitest';
-import { extenderConfigSchema } from '../../src/config/extenderConfig.js';
+import { extenderConfigSchema } from '../../extender/config.js';
 import { parseYamlConfig } from '../../src/config/loadYaml.js';
-import { DEFAULT_TRAFFIC_QUERY } from '../../src/trafficMatrix.js';
+import { DEFAULT_TRAFFIC_QUERY } from '../../extender/peers/trafficMatrix.js';
 
 const base = 'source: { type: static, links: [] }\n';
 

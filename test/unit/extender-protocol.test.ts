@@ -7,7 +7,7 @@ import {
   hostPriorityListSchema,
   parseExtenderArgs,
   type ExtenderArgs,
-} from '../../src/extenderProtocol.js';
+} from '../../extender/protocol.js';
 
 // Copies of /work/shared/fixtures/kube-scheduler (request bodies in kube-scheduler's wire format).
 const FIXTURES = join(import.meta.dirname, '../fixtures/kube-scheduler');

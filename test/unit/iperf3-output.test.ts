@@ -1,7 +1,7 @@
 // Parsing real `iperf3 -J` output (iperf 3.12) captured between two network namespaces.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseIperf3Output } from '../../src/probes/iperf3Output.js';
+import { parseIperf3Output } from '../../agent/tools/iperf3Output.js';
 
 interface Capture {
   argv: string[];

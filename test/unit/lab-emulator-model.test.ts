@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LINK_PROPERTIES } from '../../src/topology.js';
+import { DEFAULT_LINK_PROPERTIES } from '../../scenarios/topology.js';
 import { LinkShaper } from '../../scenarios/lab/linkShaper.js';
 import { MinHeap } from '../../scenarios/lab/minHeap.js';
-import { PreciseScheduler } from '../../scenarios/lab/scheduler.js';
+import { PreciseTimer } from '../../scenarios/lab/preciseTimer.js';
 import { ReceiveLatencyProbe } from '../../scenarios/lab/receiveLatency.js';
 
 const props = (p: Partial<typeof DEFAULT_LINK_PROPERTIES>) => ({ ...DEFAULT_LINK_PROPERTIES, ...p });
@@ -99,13 +99,13 @@ describe('LinkShaper', () => {
   });
 });
 
-describe('PreciseScheduler', () => {
+describe('PreciseTimer', () => {
   it('runs items in due order, never early', async () => {
     const start = performance.now();
     const got: { id: number; due: number; at: number }[] = [];
     const dues = [12, 3, 7, 7.5, 0, 20, 1];
     await new Promise<void>((resolve) => {
-      const s = new PreciseScheduler<number>((id, due, now) => {
+      const s = new PreciseTimer<number>((id, due, now) => {
         got.push({ id, due, at: now });
         if (got.length === dues.length) resolve();
       });

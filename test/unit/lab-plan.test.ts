@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseYamlConfig } from '../../src/config/loadYaml.js';
-import { formatSubnet, overlaps, parseIpv4, parseSubnet } from '../../src/ipv4.js';
-import { topologySchema } from '../../src/topology.js';
+import { formatSubnet, overlaps, parseIpv4, parseSubnet } from '../../scenarios/lab/ipv4.js';
+import { topologySchema } from '../../scenarios/topology.js';
 import { agentConfig, agentPeers } from '../../scenarios/lab/agents.js';
 import { isLabRootLink, nodeMac, pickUnderlay, planLab } from '../../scenarios/lab/plan.js';
 import { parseSetArgs } from '../../scenarios/lab/setArgs.js';

@@ -10,13 +10,13 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dashboardPanels, dashboardQueries } from '../../src/collector/dashboardQueries.js';
-import { agentConfigSchema } from '../../src/config/agentConfig.js';
-import { extenderConfigSchema } from '../../src/config/extenderConfig.js';
+import { dashboardPanels, dashboardQueries } from '../helpers/dashboardQueries.js';
+import { agentConfigSchema } from '../../agent/config.js';
+import { extenderConfigSchema } from '../../extender/config.js';
 import { parseYamlConfig } from '../../src/config/loadYaml.js';
 import { L2SM_NETWORKS_ANNOTATION, parseL2smNetworks } from '../../src/l2sm.js';
-import { parsePeerSelectors, parsePeerWeights, PEER_WEIGHTS_ANNOTATION, PEERS_ANNOTATION } from '../../src/peers.js';
-import { MAX_RTT_ANNOTATION, MIN_BANDWIDTH_ANNOTATION, parsePodLimits } from '../../src/podLimits.js';
+import { parsePeerSelectors, parsePeerWeights, PEER_WEIGHTS_ANNOTATION, PEERS_ANNOTATION } from '../../extender/peers/peerAnnotations.js';
+import { MAX_RTT_ANNOTATION, MIN_BANDWIDTH_ANNOTATION, parsePodLimits } from '../../extender/scoring/podLimits.js';
 import { validateBuiltinObject } from '../helpers/k8sValidate.js';
 import {
   objectKey,

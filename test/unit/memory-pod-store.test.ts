@@ -1,7 +1,7 @@
 // MemoryPodStore backs `lpm extender` without Kubernetes (demos, sim mode), which can run for days:
 // its record of the extender's choices must not grow with every scheduling call.
 import { describe, expect, it } from 'vitest';
-import { MemoryPodStore } from '../../extender/memoryPodStore.js';
+import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
 
 describe('MemoryPodStore', () => {
   it('keeps a bounded history of choices, newest last, while every choice still places its pod', () => {

@@ -2,9 +2,9 @@
 // of every pod finds: the indexes only narrow the search, the rules stay in resolvePeers.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hasPeerIndex, peerCandidates, resolvePeers, type PodLike } from '../../src/peers.js';
-import { PodIndex } from '../../extender/podIndex.js';
-import type { PodInfo } from '../../extender/podStore.js';
+import { hasPeerIndex, peerCandidates, resolvePeers, type PodLike } from '../../extender/peers/peerAnnotations.js';
+import { PodIndex } from '../../extender/pods/podIndex.js';
+import type { PodInfo } from '../../extender/pods/podStore.js';
 
 const NAMESPACES = ['a', 'b'];
 const SELECTORS = [

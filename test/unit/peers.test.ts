@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { matchesSelector, parseLabelSelector } from '../../src/labelSelector.js';
-import { parsePeerSelectors, parsePeerWeights, resolvePeers, type PodLike } from '../../src/peers.js';
-import { parsePodLimits } from '../../src/podLimits.js';
-import { TrafficMatrix } from '../../src/trafficMatrix.js';
+import { parsePeerSelectors, parsePeerWeights, resolvePeers, type PodLike } from '../../extender/peers/peerAnnotations.js';
+import { parsePodLimits } from '../../extender/scoring/podLimits.js';
+import { TrafficMatrix } from '../../extender/peers/trafficMatrix.js';
 
 const pod = (name: string, o: Partial<PodLike> = {}): PodLike => ({
   namespace: 'shop',

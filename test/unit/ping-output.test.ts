@@ -2,7 +2,7 @@
 // see its README for how they were made).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parsePingOutput } from '../../src/probes/pingOutput.js';
+import { parsePingOutput } from '../../agent/tools/pingOutput.js';
 
 interface Capture {
   argv: string[];

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { PodIndex } from '../../extender/podIndex.js';
-import { podInfoFromV1 } from '../../extender/podCache.js';
-import type { PodInfo } from '../../extender/podStore.js';
+import { PodIndex } from '../../extender/pods/podIndex.js';
+import { podInfoFromV1 } from '../../extender/pods/podCache.js';
+import type { PodInfo } from '../../extender/pods/podStore.js';
 import { describeKubeError, kubeConfigFor, slimPod } from '../../src/kube/podWatch.js';
 
 const pod = (name: string, extra: Partial<PodInfo> = {}): PodInfo => ({

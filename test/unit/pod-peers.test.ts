@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MULTUS_NETWORK_STATUS_ANNOTATION } from '../../src/l2sm.js';
-import { mergePeers, peersFromPods, type PodLike } from '../../src/podPeers.js';
+import { mergePeers, peersFromPods, type PodLike } from '../../agent/targetPods.js';
 
 const pod = (name: string, node: string | undefined, podIP?: string, annotations: Record<string, string> = {}, extra: Partial<PodLike> = {}): PodLike => ({
   metadata: { name, annotations },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { instantVector, PromQueryError, queryResponseSchema } from '../../src/prometheus/apiResponse.js';
-import { linkQueries, matrixFromSamples } from '../../src/prometheus/linkQueries.js';
+import { instantVector, PromQueryError, queryResponseSchema } from '../../extender/sources/prometheusResponse.js';
+import { linkQueries, matrixFromSamples } from '../../extender/sources/prometheusLinkQueries.js';
 
 const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } });
 const labels = (s: string, t: string, extra: Record<string, string> = {}) => ({

@@ -11,8 +11,8 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labPrometheusConfig, recordingRulesFile } from '../../scenarios/lab/prometheus.js';
-import { dashboardQueries } from '../../src/collector/dashboardQueries.js';
-import { linkQueries } from '../../src/prometheus/linkQueries.js';
+import { dashboardQueries } from '../helpers/dashboardQueries.js';
+import { linkQueries } from '../../extender/sources/prometheusLinkQueries.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const RULES = join(ROOT, 'manifests/prometheus/recording-rules.yaml');

@@ -3,11 +3,11 @@
 // lab service specs. The extender path itself is tested over HTTP in scenarios-sim.test.ts.
 import { describe, expect, it } from 'vitest';
 import { parseYamlConfig } from '../../src/config/loadYaml.js';
-import { resolvePeers } from '../../src/peers.js';
-import { scenarioSchema, type Expectation } from '../../src/scenario.js';
-import { evaluate } from '../../src/scoring.js';
-import { scoringConfig } from '../../src/config/extenderConfig.js';
-import { topologySchema } from '../../src/topology.js';
+import { resolvePeers } from '../../extender/peers/peerAnnotations.js';
+import { scenarioSchema, type Expectation } from '../../scenarios/scenarioFile.js';
+import { evaluate } from '../../extender/scoring/scoring.js';
+import { scoringConfig } from '../../extender/config.js';
+import { topologySchema } from '../../scenarios/topology.js';
 import { clusterPod, podOutcome } from '../../scenarios/runner/clusterPods.js';
 import { SchedulingDriver } from '../../scenarios/runner/driver.js';
 import { checkExpectations } from '../../scenarios/runner/expectations.js';

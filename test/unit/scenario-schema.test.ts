@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
-import { parseLinkChange, resolvePodRef, scenarioSchema, type Scenario } from '../../src/scenario.js';
+import { parseLinkChange, resolvePodRef, scenarioSchema, type Scenario } from '../../scenarios/scenarioFile.js';
 
 const SCENARIOS = join(import.meta.dirname, '../../scenarios');
 

@@ -6,9 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LinkMatrix } from '../../src/linkMatrix.js';
-import type { ResolvedPeers } from '../../src/peers.js';
+import type { ResolvedPeers } from '../../extender/peers/peerAnnotations.js';
 import type { LinkMetricKey } from '../../src/linkMetrics.js';
-import { bandwidthQuality, DEFAULT_SCORING, evaluate, rttQuality, type MetricView, type ScoringConfig } from '../../src/scoring.js';
+import { bandwidthQuality, DEFAULT_SCORING, evaluate, rttQuality, type MetricView, type ScoringConfig } from '../../extender/scoring/scoring.js';
 
 const NOW = 1_800_000_000;
 const cfg: ScoringConfig = { ...DEFAULT_SCORING, rttMaxAge: 30, bandwidthMaxAge: 300 };

@@ -3,9 +3,9 @@
 // The node behind it gets quality 0 towards that peer node and breaks any declared limit.
 import { describe, expect, it } from 'vitest';
 import { LinkMatrix } from '../../src/linkMatrix.js';
-import { resolvePeers, type PodLike } from '../../src/peers.js';
-import { parsePodLimits } from '../../src/podLimits.js';
-import { DEFAULT_SCORING, evaluate, explainNode, violationText, type ScoringConfig } from '../../src/scoring.js';
+import { resolvePeers, type PodLike } from '../../extender/peers/peerAnnotations.js';
+import { parsePodLimits } from '../../extender/scoring/podLimits.js';
+import { DEFAULT_SCORING, evaluate, explainNode, violationText, type ScoringConfig } from '../../extender/scoring/scoring.js';
 
 const NOW = 1_800_000_000;
 const cfg: ScoringConfig = { ...DEFAULT_SCORING, rttMaxAge: 30, bandwidthMaxAge: 900 };

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LinkMatrix } from '../../src/linkMatrix.js';
-import { resolvePeers, type PodLike, type ResolvedPeers } from '../../src/peers.js';
-import { parsePodLimits } from '../../src/podLimits.js';
+import { resolvePeers, type PodLike, type ResolvedPeers } from '../../extender/peers/peerAnnotations.js';
+import { parsePodLimits } from '../../extender/scoring/podLimits.js';
 import {
   bandwidthQuality,
   DEFAULT_SCORING,
@@ -11,7 +11,7 @@ import {
   rttQuality,
   scaleScores,
   type ScoringConfig,
-} from '../../src/scoring.js';
+} from '../../extender/scoring/scoring.js';
 
 const NOW = 1_800_000_000;
 const cfg: ScoringConfig = { ...DEFAULT_SCORING, rttMaxAge: 30, bandwidthMaxAge: 900 };

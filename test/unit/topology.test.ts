@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
-import { roundTrip, topologySchema } from '../../src/topology.js';
+import { roundTrip, topologySchema } from '../../scenarios/topology.js';
 
 const parse = (text: string) => parseYamlConfig(text, topologySchema, 'lab.yaml');
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bandwidthBusyUntil, planSlot, sweepSlots, testsInSlot, type Iperf3Job } from '../../src/bandwidthSchedule.js';
-import { opponentIn, roundRobinRounds } from '../../src/tournament.js';
+import { bandwidthBusyUntil, planSlot, sweepSlots, testsInSlot, type Iperf3Job } from '../../agent/bandwidth/timetable.js';
+import { opponentIn, roundRobinRounds } from '../../agent/bandwidth/tournament.js';
 
 describe('roundRobinRounds', () => {
   it('for N = 2..64: every pair meets exactly once per sweep, nobody twice in a round, N-1 rounds (even) or N (odd)', () => {

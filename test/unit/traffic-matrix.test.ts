@@ -1,8 +1,8 @@
 // Traffic between apps (PromQL answers in Prometheus' wire format) -> weighted peer rules.
 import { describe, expect, it } from 'vitest';
 import { matchesSelector } from '../../src/labelSelector.js';
-import { instantVector } from '../../src/prometheus/apiResponse.js';
-import { DEFAULT_TRAFFIC_LABELS, TrafficMatrix, trafficFromSamples } from '../../src/trafficMatrix.js';
+import { instantVector } from '../../extender/sources/prometheusResponse.js';
+import { DEFAULT_TRAFFIC_LABELS, TrafficMatrix, trafficFromSamples } from '../../extender/peers/trafficMatrix.js';
 
 const answer = (result: Array<{ metric: Record<string, string>; value: number | string }>) =>
   instantVector(
