@@ -11,6 +11,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Pure logic, but some tests parse every source file (no-shell, layout) or render the
+          // manifests with kubectl: 5 s is too tight on two busy cores.
+          testTimeout: 30_000,
         },
       },
       {

@@ -2,6 +2,7 @@
 // extender's `direct` source), /api/v1/history (the short per-link history), /healthz, /readyz.
 import Fastify, { LogController } from 'fastify';
 import type { LinksReport } from '../src/linkMetrics.js';
+import { listenError } from '../src/listen.js';
 import type { Logger } from '../src/log.js';
 import type { Registry } from 'prom-client';
 
@@ -26,6 +27,7 @@ export interface AgentHttp {
   port: number;
 }
 
+/** Listens on `listen`; a bind failure rejects with a ListenError (nothing left open). */
 export async function startHttp(listen: string, sources: AgentHttpSources, log: Logger): Promise<AgentHttp> {
   // Scrapes every few seconds would drown the log: no per-request lines.
   const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
@@ -42,7 +44,12 @@ export async function startHttp(listen: string, sources: AgentHttpSources, log: 
     return { status: 'ready' };
   });
   const { host, port } = parseListen(listen);
-  await app.listen({ host, port });
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw listenError(err, host, port);
+  }
   const addr = app.server.address();
   return { close: () => app.close(), port: typeof addr === 'object' && addr ? addr.port : port };
 }

@@ -1,32 +1,32 @@
-// Kubernetes peer discovery: list + watch the agent pods (src/kube/podWatch.ts) and turn the
-// current pod list into peers (targetPods.ts) on every change. The agent compares the result
+// Kubernetes target discovery: list + watch the agent pods (src/kube/podWatch.ts) and turn the
+// current pod list into targets (targetPods.ts) on every change. The agent compares the result
 // with what it has, so a pod update that changes nothing costs nothing.
 import type { AgentConfig } from './config.js';
 import { watchPods, type PodWatch } from '../src/kube/podWatch.js';
 import type { Logger } from '../src/log.js';
-import { peersFromPods, type PeerEntry } from './targetPods.js';
+import { targetsFromPods, type TargetEntry } from './targetPods.js';
 
 export type KubernetesDiscoveryConfig = NonNullable<AgentConfig['discovery']['kubernetes']>;
 
-export interface PeerSource {
+export interface TargetSource {
   /** Resolves once the first pod list is loaded. */
   start(): Promise<void>;
   stop(): void;
   readonly synced: boolean;
 }
 
-export function kubernetesPeerSource(opts: {
+export function kubernetesTargetSource(opts: {
   config: KubernetesDiscoveryConfig;
   self: string;
   network: string;
   log: Logger;
-  onPeers(peers: PeerEntry[]): void;
-}): PeerSource {
+  onTargets(targets: TargetEntry[]): void;
+}): TargetSource {
   const { config, log } = opts;
   const namespace = config.namespace ?? process.env.POD_NAMESPACE ?? 'lpm-system';
   let watch: PodWatch | undefined;
   const changed = () => {
-    if (watch?.synced) opts.onPeers(peersFromPods(watch.list(), { self: opts.self, network: opts.network }));
+    if (watch?.synced) opts.onTargets(targetsFromPods(watch.list(), { self: opts.self, network: opts.network }));
   };
   watch = watchPods({
     connection: config.server ? { server: config.server } : config.kubeconfig ? { kubeconfig: config.kubeconfig } : {},

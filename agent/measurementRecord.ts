@@ -1,9 +1,10 @@
 // Turns one runner outcome into what the agent stores and exports: the gauges to set, the
 // gauges to drop, the result label, and the raw ping replies for the histogram. Kept pure so
-// the rules ("an unreachable peer has loss 1 and no RTT at all") are tested without tools.
+// the rules ("an unreachable target has loss 1 and no RTT at all") are tested without tools.
 import type { Iperf3Outcome } from './tools/iperf3Output.js';
 import type { PingOutcome } from './tools/pingOutput.js';
 import type { LinkMetricKey, MeasurementResult, MeasurementType } from '../src/linkMetrics.js';
+import type { EstimateWindow } from './linkEstimates.js';
 
 export interface MeasurementRecord {
   type: MeasurementType;
@@ -17,6 +18,10 @@ export interface MeasurementRecord {
   clear: LinkMetricKey[];
   /** Every echo reply's RTT in seconds (ping only). */
   samples: number[];
+  /** Echo requests sent and replies received (ping runs that measured, even all lost). */
+  probes?: { sent: number; received: number };
+  /** What the exported RTT, jitter and loss are computed over (ping; see linkEstimates.ts). */
+  window?: EstimateWindow;
 }
 
 const RTT_KEYS: LinkMetricKey[] = ['rtt_seconds', 'rtt_min_seconds', 'rtt_max_seconds', 'jitter_seconds'];
@@ -39,11 +44,25 @@ export function recordFromPing(outcome: PingOutcome | { kind: 'timeout'; message
           },
           clear: [],
           samples: outcome.replies,
+          probes: { sent: outcome.transmitted, received: Math.min(outcome.received, outcome.transmitted) },
         };
       // Nothing came back: the loss is known (all of it), the RTT is not.
-      return { ...base, result: 'success', values: { packet_loss_ratio: 1 }, clear: RTT_KEYS };
+      return {
+        ...base,
+        result: 'success',
+        values: { packet_loss_ratio: 1 },
+        clear: RTT_KEYS,
+        probes: { sent: outcome.transmitted, received: 0 },
+      };
     case 'unreachable':
-      return { ...base, result: 'success', values: { packet_loss_ratio: 1 }, clear: RTT_KEYS, error: outcome.message };
+      return {
+        ...base,
+        result: 'success',
+        values: { packet_loss_ratio: 1 },
+        clear: RTT_KEYS,
+        error: outcome.message,
+        probes: { sent: 0, received: 0 },
+      };
     case 'timeout':
       return { ...base, result: 'timeout', values: {}, clear: [], error: outcome.message };
     case 'error':

@@ -1,6 +1,6 @@
 // The agent's Prometheus registry. Link gauges are filled from the result store at scrape time,
-// so a peer that left (removed from the store) has no series left; counters and the histogram
-// are updated as runs finish and their series are removed explicitly when a peer leaves.
+// so a target that left (removed from the store) has no series left; counters and the histogram
+// are updated as runs finish and their series are removed explicitly when a target leaves.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { LINK_METRIC_KEYS, MEASUREMENT_RESULTS, MEASUREMENT_TYPES, promName, type LinkMetricKey } from '../src/linkMetrics.js';
 import type { MeasurementRecord } from './measurementRecord.js';
@@ -15,7 +15,7 @@ const HELP: Record<LinkMetricKey, string> = {
   rtt_max_seconds: 'Maximum round-trip time of the latest ping run.',
   jitter_seconds: 'Mean deviation of the RTT in the latest ping run (ping mdev), or iperf3 UDP jitter.',
   packet_loss_ratio: 'Packet loss (0..1) in the latest ping or iperf3 UDP run.',
-  bandwidth_bytes_per_second: 'Throughput received by the peer in the latest iperf3 TCP test, bytes per second.',
+  bandwidth_bytes_per_second: 'Throughput received by the target in the latest iperf3 TCP test, bytes per second.',
 };
 
 /** RTT buckets from 50µs (same rack) to 2.5s (a broken link). */
@@ -30,7 +30,7 @@ export class AgentMetrics {
   readonly iperf3ServerRestarts: Counter<string>;
   readonly iperf3ServerUp: Gauge<string>;
   readonly configReloads: Counter<string>;
-  readonly peers: Gauge<string>;
+  readonly targets: Gauge<string>;
 
   constructor(
     store: ResultStore,
@@ -101,7 +101,7 @@ export class AgentMetrics {
       labelNames: ['result'],
       registers: [reg],
     });
-    this.peers = new Gauge({ name: 'lpm_peers', help: 'Peers this agent currently knows.', registers: [reg] });
+    this.targets = new Gauge({ name: 'lpm_targets', help: 'Targets (nodes to measure) this agent currently knows.', registers: [reg] });
     collectDefaultMetrics({ register: reg });
   }
 
@@ -116,7 +116,7 @@ export class AgentMetrics {
     for (const s of rec.samples) this.probeRtt.observe(link, s);
   }
 
-  /** Drops every counter/histogram series of a peer that left (gauges follow the store by themselves). */
+  /** Drops every counter/histogram series of a target that left (gauges follow the store by themselves). */
   forget(target: string, network = this.labels().network): void {
     const { node } = this.labels();
     const link = { source_node: node, target_node: target, network };

@@ -1,8 +1,10 @@
-// In-memory results per link (this node -> a peer): the latest value of every link metric, the
+// In-memory results per link (this node -> a target): the current value of every link metric, the
 // latest outcome per measurement type, and a short history per type. /api/v1/links and the
-// Prometheus gauges are both read from here, so they cannot disagree.
+// Prometheus gauges are both read from here, so they cannot disagree. RTT, jitter and loss from
+// ping are the robust values over several runs (linkEstimates.ts); the history keeps each run's own.
 import type { LinkMetricKey, LinkMetrics, LinkReport, LinksReport, MeasurementResult, MeasurementType } from '../src/linkMetrics.js';
 import type { MeasurementRecord } from './measurementRecord.js';
+import { DEFAULT_ESTIMATE_WINDOW, estimateLink, trimRuns, type PingRunSummary } from './linkEstimates.js';
 
 export interface HistoryEntry {
   result: MeasurementResult;
@@ -18,6 +20,8 @@ interface LinkState {
   /** Unix seconds of the latest success per measurement type. */
   lastSuccess: Partial<Record<MeasurementType, number>>;
   history: Partial<Record<MeasurementType, HistoryEntry[]>>;
+  /** The latest ping runs, as far back as the robust values need. */
+  pingRuns: PingRunSummary[];
 }
 
 export class ResultStore {
@@ -33,11 +37,12 @@ export class ResultStore {
 
   record(target: string, address: string, rec: MeasurementRecord): void {
     let link = this.links.get(target);
-    if (!link) this.links.set(target, (link = { address, metrics: {}, lastResults: {}, lastSuccess: {}, history: {} }));
+    if (!link) this.links.set(target, (link = { address, metrics: {}, lastResults: {}, lastSuccess: {}, history: {}, pingRuns: [] }));
     link.address = address;
     for (const key of rec.clear) delete link.metrics[key];
     for (const [key, value] of Object.entries(rec.values) as Array<[LinkMetricKey, number]>)
       link.metrics[key] = { value, timestamp: rec.timestamp };
+    if (rec.type === 'rtt' && rec.probes) this.estimate(link, rec, rec.probes);
     link.lastResults[rec.type] = { result: rec.result, timestamp: rec.timestamp, ...(rec.error ? { error: rec.error } : {}) };
     if (rec.result === 'success') link.lastSuccess[rec.type] = rec.timestamp;
     const list = (link.history[rec.type] ??= []);
@@ -45,7 +50,25 @@ export class ResultStore {
     if (list.length > this.historySize) list.splice(0, list.length - this.historySize);
   }
 
-  /** Forgets a peer (it left): its link disappears from the report and the metrics. */
+  /** Replaces a ping run's own RTT, jitter and loss by the robust values over the latest runs. */
+  private estimate(link: LinkState, rec: MeasurementRecord, probes: { sent: number; received: number }): void {
+    const w = rec.window ?? DEFAULT_ESTIMATE_WINDOW;
+    const run: PingRunSummary = { timestamp: rec.timestamp, ...probes };
+    if (rec.values.rtt_seconds !== undefined) run.rtt = rec.values.rtt_seconds;
+    if (rec.values.jitter_seconds !== undefined) run.jitter = rec.values.jitter_seconds;
+    link.pingRuns.push(run);
+    trimRuns(link.pingRuns, w);
+    const e = estimateLink(link.pingRuns, w);
+    const set = (key: LinkMetricKey, value: number | undefined) => {
+      if (value === undefined) delete link.metrics[key];
+      else link.metrics[key] = { value, timestamp: rec.timestamp };
+    };
+    set('rtt_seconds', e.rtt);
+    set('jitter_seconds', e.jitter);
+    set('packet_loss_ratio', e.loss);
+  }
+
+  /** Forgets a target (it left): its link disappears from the report and the metrics. */
   remove(target: string): boolean {
     return this.links.delete(target);
   }
@@ -75,7 +98,7 @@ export class ResultStore {
         network,
         address: link.address,
         metrics: { ...link.metrics },
-        lastResults: { ...link.lastResults } as LinkReport['lastResults'],
+        lastResults: { ...link.lastResults },
       });
     return { node, network, generatedAt: now, links };
   }

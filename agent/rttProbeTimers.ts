@@ -2,9 +2,11 @@
 // delay spreads the probes of many agents, and every interval is jittered by +-10% so they do
 // not fall into step. A pair never overlaps itself: the next run is timed from the start of the
 // previous one, or starts right after it when the run took longer than the interval.
-// A run that would overlap a bandwidth test with the same peer waits until that test is over
-// (`defer`): our own iperf3 traffic would fill the link's queue and inflate the RTT. It waits two
-// intervals at most in all, so a link under test is still probed often enough not to go stale.
+// A run never overlaps a bandwidth window in which this node or the target is client or server:
+// our own iperf3 traffic fills the queues (ours, the target's, and on the way) and would inflate
+// the RTT. The timetable leaves a quiet gap after every window; a run due in a busy window waits
+// for the next gap it fits into (`quietStart`), at most one window plus one gap.
+import { PROBE_GUARD_SECONDS } from './bandwidth/timetable.js';
 
 export interface RttJob {
   /** Identity of the job: metric config, target and address. Same key = keep the timer. */
@@ -18,13 +20,20 @@ export interface RttJob {
 
 type Runner = (job: RttJob) => Promise<void>;
 
+/**
+ * Earliest start (unix seconds) >= `from` of a run of `job` that overlaps no busy window, keeping
+ * `guard` seconds clear either side (the timetable's default when undefined); undefined when the
+ * timetable has no room for it at all.
+ */
+export type QuietStart = (job: RttJob, from: number, guard?: number) => number | undefined;
+
 interface Entry {
   job: RttJob;
   timer: NodeJS.Timeout | undefined;
   running: Promise<void> | undefined;
   cancelled: boolean;
-  /** When the current run was first deferred (unix ms), so a peer tested back to back still gets probed. */
-  deferredSince: number | undefined;
+  /** Start (unix seconds) the timer was last armed for, in a quiet gap. */
+  planned: number | undefined;
 }
 
 export class RttProbeTimers {
@@ -33,8 +42,8 @@ export class RttProbeTimers {
   constructor(
     private readonly run: Runner,
     private readonly random: () => number = Math.random,
-    /** Seconds to wait before running `job` now, if it must not run yet. */
-    private readonly defer: (job: RttJob) => number | undefined = () => undefined,
+    /** Where a run may start (no constraint by default). */
+    private readonly quietStart: QuietStart = (_job, from) => from,
   ) {}
 
   /** Keeps timers whose job is unchanged, stops the others and starts new ones. */
@@ -48,7 +57,7 @@ export class RttProbeTimers {
       }
     for (const [key, job] of wanted) {
       if (this.entries.has(key)) continue;
-      const e: Entry = { job, timer: undefined, running: undefined, cancelled: false, deferredSince: undefined };
+      const e: Entry = { job, timer: undefined, running: undefined, cancelled: false, planned: undefined };
       this.entries.set(key, e);
       this.arm(e, this.random() * Math.min(job.interval, 10));
     }
@@ -77,15 +86,23 @@ export class RttProbeTimers {
   private async fire(e: Entry): Promise<void> {
     e.timer = undefined;
     if (e.cancelled) return;
-    const wait = this.defer(e.job);
-    e.deferredSince ??= Date.now();
-    // Defer at most two intervals in all: with back-to-back bandwidth tests a loaded RTT beats none.
-    const budget = 2 * e.job.interval - (Date.now() - e.deferredSince) / 1000;
-    if (wait !== undefined && wait > 0 && budget > 0) {
-      this.arm(e, Math.min(wait + 0.2 * this.random(), budget));
+    const now = Date.now() / 1000;
+    // Woken for a planned start: a timer a little late (less than the guard) still ends before
+    // the next window, so only the windows themselves count then, not the guards around them.
+    const planned = e.planned;
+    e.planned = undefined;
+    const late = planned !== undefined && now >= planned - 0.001 && now - planned < PROBE_GUARD_SECONDS;
+    const start = this.quietStart(e.job, now, late ? 0 : undefined);
+    if (start === undefined) {
+      // no quiet time in sight (a timetable without gaps): skip this run rather than measure our own test
+      this.arm(e, e.job.interval);
       return;
     }
-    e.deferredSince = undefined;
+    if (start > now + 0.001) {
+      e.planned = start;
+      this.arm(e, start - now);
+      return;
+    }
     const started = Date.now();
     e.running = this.run(e.job).catch(() => undefined);
     await e.running;

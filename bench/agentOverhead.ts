@@ -1,7 +1,7 @@
 // Agent overhead: RSS and CPU of one real agent (`node bin/lpm.js agent`) with 100 configured
-// peers, idle between measurement rounds. It runs inside a network namespace of our own whose
-// loopback carries the peers' addresses (127.0.0.2..101), so its probes can only reach itself.
-// RTT runs once to every peer within the first 10 s (the scheduler's start spread), then every
+// targets, idle between measurement rounds. It runs inside a network namespace of our own whose
+// loopback carries the targets' addresses (127.0.0.2..101), so its probes can only reach itself.
+// RTT runs once to every target within the first 10 s (the scheduler's start spread), then every
 // hour; we wait for that first sweep, then sample /proc/PID/stat and /proc/PID/status.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { addNetns, deleteNetns, inNetns, netnsCapability } from '../scenarios/lab/ip.js';
 
 export interface AgentOverheadResult {
-  peers: number;
+  targets: number;
   /** Why it did not run (no root / no namespaces), when it did not. */
   skipped?: string;
   warmupSeconds?: number;
@@ -26,7 +26,7 @@ export interface AgentOverheadResult {
 export interface AgentOverheadOptions {
   /** Repository root (bin/lpm.js lives there). */
   root: string;
-  peers: number;
+  targets: number;
   warmupSeconds: number;
   sampleSeconds: number;
 }
@@ -57,20 +57,20 @@ async function childPids(pid: number): Promise<number[]> {
 
 export async function runAgentOverhead(opts: AgentOverheadOptions): Promise<AgentOverheadResult> {
   const cap = await netnsCapability();
-  if (!cap.ok) return { peers: opts.peers, skipped: cap.reason };
+  if (!cap.ok) return { targets: opts.targets, skipped: cap.reason };
   const ns = `lpmbench${process.pid}`;
   const dir = await mkdtemp(join(tmpdir(), 'lpm-bench-agent-'));
   let child: ReturnType<typeof execa> | undefined;
   try {
     await addNetns(ns); // loopback up: 127.0.0.0/8 is all ours inside it
-    const peers = Array.from({ length: opts.peers }, (_, i) => `  - { name: peer-${i + 1}, address: 127.0.0.${i + 2} }`);
+    const targets = Array.from({ length: opts.targets }, (_, i) => `  - { name: target-${i + 1}, address: 127.0.0.${i + 2} }`);
     const config = [
       'node: bench-agent',
       'address: 127.0.0.1',
       'listen: 127.0.0.1:9105',
-      'peers:',
-      ...peers,
-      'metrics:',
+      'targets:',
+      ...targets,
+      'measurements:',
       '  - type: rtt',
       '    interval: 1h',
       '    ping: { count: 3, spacing: 200ms, timeout: 1s }',
@@ -115,7 +115,7 @@ export async function runAgentOverhead(opts: AgentOverheadOptions): Promise<Agen
     for (const c of await childPids(pid)) childrenKiB += (await rssKiB(c).catch(() => 0)) || 0;
     const mib = (k: number) => Math.round((k / 1024) * 10) / 10;
     return {
-      peers: opts.peers,
+      targets: opts.targets,
       warmupSeconds: opts.warmupSeconds,
       sampleSeconds: Math.round(seconds * 10) / 10,
       cpuPercent: Math.round((((c1 - c0) / PAGE_TICKS / seconds) * 100) * 100) / 100,

@@ -8,6 +8,7 @@
 // bodies and the server process builds the pod store and matrix from the same parameters.
 import { LinkMatrix } from '../src/linkMatrix.js';
 import type { PodInfo } from '../extender/pods/podStore.js';
+import { podObject } from '../scenarios/runner/podObject.js';
 
 export interface ClusterSpec {
   nodes: number;
@@ -51,7 +52,18 @@ export const nodeName = (i: number): string => `node-${String(i).padStart(5, '0'
 
 const uid = (kind: number, i: number) => `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
 
-const fieldsV1 = (keys: string[]) => Object.fromEntries([['.', {}], ...keys.map((k) => [`f:${k}`, {}])]);
+const fieldsV1 = (keys: string[]) => Object.fromEntries([['.', {}], ...keys.map((k) => [`f:${k}`, {}])]) as Record<string, unknown>;
+
+/** One metadata.managedFields entry, as the API server records an update. */
+const managedField = (manager: string, time: string, fields: Record<string, unknown>, subresource?: string) => ({
+  manager,
+  operation: 'Update',
+  apiVersion: 'v1',
+  time,
+  fieldsType: 'FieldsV1',
+  fieldsV1: fields,
+  ...(subresource ? { subresource } : {}),
+});
 
 /** One Node object as the API server serves it (kubelet-managed fields included), about 4 KB. */
 export function nodeObject(i: number): Record<string, unknown> {
@@ -87,26 +99,16 @@ export function nodeObject(i: number): Record<string, unknown> {
         'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
       },
       managedFields: [
-        {
-          manager: 'kubelet',
-          operation: 'Update',
-          apiVersion: 'v1',
-          time: t,
-          fieldsType: 'FieldsV1',
-          fieldsV1: {
-            'f:metadata': {
-              'f:annotations': fieldsV1(['node.alpha.kubernetes.io/ttl', 'volumes.kubernetes.io/controller-managed-attach-detach']),
-              'f:labels': fieldsV1(['beta.kubernetes.io/arch', 'beta.kubernetes.io/os', 'kubernetes.io/arch', 'kubernetes.io/hostname', 'kubernetes.io/os']),
-            },
+        managedField('kubelet', t, {
+          'f:metadata': {
+            'f:annotations': fieldsV1(['node.alpha.kubernetes.io/ttl', 'volumes.kubernetes.io/controller-managed-attach-detach']),
+            'f:labels': fieldsV1(['beta.kubernetes.io/arch', 'beta.kubernetes.io/os', 'kubernetes.io/arch', 'kubernetes.io/hostname', 'kubernetes.io/os']),
           },
-        },
-        {
-          manager: 'kubelet',
-          operation: 'Update',
-          apiVersion: 'v1',
-          time: t,
-          fieldsType: 'FieldsV1',
-          fieldsV1: {
+        }),
+        managedField(
+          'kubelet',
+          t,
+          {
             'f:status': {
               'f:allocatable': fieldsV1(['cpu', 'ephemeral-storage', 'memory', 'pods']),
               'f:capacity': fieldsV1(['cpu', 'ephemeral-storage', 'memory', 'pods']),
@@ -115,8 +117,8 @@ export function nodeObject(i: number): Record<string, unknown> {
               'f:nodeInfo': fieldsV1(['architecture', 'bootID', 'containerRuntimeVersion', 'kernelVersion', 'kubeletVersion', 'osImage']),
             },
           },
-          subresource: 'status',
-        },
+          'status',
+        ),
       ],
     },
     spec: { podCIDR: `10.244.${i & 255}.0/24`, podCIDRs: [`10.244.${i & 255}.0/24`], providerID: `gce://bench/${zone}/${name}` },
@@ -151,48 +153,19 @@ export function nodeObject(i: number): Record<string, unknown> {
   };
 }
 
-/** A Pod object as kube-scheduler sends it (spec and managedFields included, like the fixtures). */
-export function podObject(info: PodInfo): Record<string, unknown> {
-  return {
+/** A Pod object as kube-scheduler sends it: the scenario driver's, with managedFields like the fixtures. */
+export function benchPodObject(info: PodInfo): Record<string, unknown> {
+  const created = '2026-11-22T10:00:00Z';
+  return podObject(info, {
+    schedulerName: 'lpm-scheduler',
+    uid: info.uid ?? '',
+    resourceVersion: '48213',
+    createdAt: new Date(created),
     metadata: {
-      name: info.name,
       generateName: `${info.name.replace(/-\d+$/, '')}-`,
-      namespace: info.namespace,
-      uid: info.uid,
-      resourceVersion: '48213',
-      creationTimestamp: '2026-11-22T10:00:00Z',
-      labels: info.labels,
-      annotations: info.annotations,
-      managedFields: [
-        {
-          manager: 'kube-controller-manager',
-          operation: 'Update',
-          apiVersion: 'v1',
-          time: '2026-11-22T10:00:00Z',
-          fieldsType: 'FieldsV1',
-          fieldsV1: { 'f:metadata': { 'f:labels': fieldsV1(Object.keys(info.labels)) } },
-        },
-      ],
+      managedFields: [managedField('kube-controller-manager', created, { 'f:metadata': { 'f:labels': fieldsV1(Object.keys(info.labels)) } })],
     },
-    spec: {
-      containers: [
-        {
-          name: 'app',
-          image: 'registry.example/app:1.0',
-          resources: { requests: { cpu: '100m', memory: '64Mi' } },
-          terminationMessagePath: '/dev/termination-log',
-          terminationMessagePolicy: 'File',
-          imagePullPolicy: 'IfNotPresent',
-        },
-      ],
-      restartPolicy: 'Always',
-      terminationGracePeriodSeconds: 30,
-      dnsPolicy: 'ClusterFirst',
-      schedulerName: 'lpm-scheduler',
-      priority: 0,
-    },
-    status: { phase: 'Pending', qosClass: 'Burstable' },
-  };
+  });
 }
 
 /** Builds the cluster: nodes, background pods, the test pods and their peers. */
@@ -253,7 +226,7 @@ export function buildCluster(spec: ClusterSpec): Cluster {
       annotations,
       phase: 'Pending',
     };
-    testPods.push({ peers: k, info, object: podObject(info) });
+    testPods.push({ peers: k, info, object: benchPodObject(info) });
   }
   return { spec, nodeNames, pods, testPods, now: 1_790_000_000 };
 }

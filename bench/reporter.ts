@@ -1,9 +1,14 @@
-// The benchmark's output: a Markdown table per part on stdout (pasted as-is into the README, "Benchmarks")
-// and the whole result as JSON with the machine it ran on.
+// The benchmark's output: the whole result as JSON with the machine it ran on, the date and the git
+// commit, and on stdout the same Markdown tables docs/benchmarks.md shows (bench/docTables.ts).
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname } from 'node:path';
+import { execa } from 'execa';
+import { docTables } from './docTables.js';
 import type { AgentOverheadResult } from './agentOverhead.js';
+import type { EmulatorCapacityResult } from './emulatorCapacity.js';
+import type { KubeSchedulerCaseResult } from './kubeSchedulerCase.js';
+import type { MatrixScaleResult } from './matrixScaleCase.js';
 import type { HttpCaseResult } from './httpCases.js';
 import type { MatrixRefreshResult } from './matrixRefreshCase.js';
 import type { ScoringCaseResult } from './scoringCase.js';
@@ -17,6 +22,10 @@ export interface MachineInfo {
   /** 1-minute load average when the run started (others' work on a shared machine skews numbers). */
   loadAverage: number;
   date: string;
+  /** `git rev-parse --short HEAD` of the tree that ran; absent when it was not recorded (no git). */
+  commit?: string;
+  /** Whether that tree had uncommitted changes (`git status --porcelain` not empty). */
+  dirty?: boolean;
 }
 
 export interface BenchResult {
@@ -27,6 +36,12 @@ export interface BenchResult {
   scoring: ScoringCaseResult[];
   matrixRefresh: MatrixRefreshResult;
   agent: AgentOverheadResult;
+  /** The lab emulator's capacity on this machine (absent in results from before it was measured). */
+  emulator?: EmulatorCapacityResult;
+  /** The link matrix's memory and refresh time at scale (absent in results from before it was measured). */
+  matrixScale?: MatrixScaleResult[];
+  /** A real kube-scheduler without and with the extender, per cluster size (absent likewise). */
+  kubeScheduler?: KubeSchedulerCaseResult[];
   targets: Array<{ target: string; measured: string; met: boolean }>;
   durationSeconds: number;
 }
@@ -44,107 +59,21 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
-const n0 = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : String(v));
-const kib = (b: number) => (b >= 1024 * 1024 ? `${f(b / 1024 / 1024, 1)} MiB` : `${f(b / 1024, 1)} KiB`);
-
-function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+/** The commit the run measured, and whether the working tree differed from it; {} without git. */
+export async function gitCommit(root: string): Promise<Pick<MachineInfo, 'commit' | 'dirty'>> {
+  const opts = { cwd: root, reject: false, stdin: 'ignore', timeout: 10_000 } as const;
+  const head = await execa('git', ['rev-parse', '--short', 'HEAD'], opts).catch(() => undefined);
+  if (!head || head.exitCode !== 0 || !/^[0-9a-f]{4,40}$/.test(head.stdout.trim())) return {};
+  const status = await execa('git', ['status', '--porcelain'], opts).catch(() => undefined);
+  return {
+    commit: head.stdout.trim(),
+    ...(status && status.exitCode === 0 ? { dirty: status.stdout.trim() !== '' } : {}),
+  };
 }
 
-export function httpTable(cases: readonly HttpCaseResult[]): string {
-  return table(
-    ['nodes', 'peers', 'mode', 'verb', 'body', 'ext p50 ms', 'ext p99 ms', 'ext req/s', 'base p50 ms', 'base p99 ms', 'base req/s', 'req/s ratio', 'p99 ratio'],
-    cases.map((c) => [
-      String(c.nodes),
-      String(c.peers),
-      c.mode,
-      c.verb,
-      kib(c.requestBytes),
-      f(c.extender.p50),
-      f(c.extender.p99),
-      n0(c.extender.requestsPerSecond),
-      f(c.baseline.p50),
-      f(c.baseline.p99),
-      n0(c.baseline.requestsPerSecond),
-      f(c.throughputRatio),
-      f(c.p99Ratio),
-    ]),
-  );
-}
-
+/** What a run prints on stdout: the tables of docs/benchmarks.md. */
 export function report(r: BenchResult): string {
-  const m = r.machine;
-  const parts = [
-    `lpm bench (${r.profile}) ${m.date}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, node ${m.node}, load average ${m.loadAverage} at start`,
-    '',
-    '### Extender vs baseline over HTTP (loopback)',
-    '',
-    httpTable(r.http),
-    '',
-    '### Without HTTP',
-    '',
-    table(
-      ['nodes', 'peers', 'evaluate ops/s', 'evaluate p99 ms', 'prioritize handler ops/s', 'p99 ms', 'filter handler ops/s', 'p99 ms'],
-      r.scoring.map((s) => [
-        String(s.nodes),
-        String(s.peers),
-        n0(s.scoring.opsPerSecond),
-        f(s.scoring.p99, 3),
-        n0(s.prioritizeHandler.opsPerSecond),
-        f(s.prioritizeHandler.p99, 3),
-        n0(s.filterHandler.opsPerSecond),
-        f(s.filterHandler.p99, 3),
-      ]),
-    ),
-    '',
-    '### Matrix refresh (Prometheus answers -> LinkMatrix)',
-    '',
-    table(
-      ['nodes', 'peers each', 'links', 'samples', 'answers', 'JSON.parse ms', 'instantVector ms', 'matrixFromSamples ms', 'total ms'],
-      [
-        [
-          String(r.matrixRefresh.nodes),
-          String(r.matrixRefresh.peers),
-          n0(r.matrixRefresh.links),
-          n0(r.matrixRefresh.samples),
-          kib(r.matrixRefresh.answerBytes),
-          f(r.matrixRefresh.parseMs, 1),
-          f(r.matrixRefresh.validateMs, 1),
-          f(r.matrixRefresh.buildMs, 1),
-          f(r.matrixRefresh.totalMs, 1),
-        ],
-      ],
-    ),
-    '',
-    '### Idle agent',
-    '',
-    r.agent.skipped
-      ? `skipped: ${r.agent.skipped}`
-      : table(
-          ['peers', 'CPU % of one core', 'RSS MiB (min / mean / max)', 'iperf3 server RSS MiB', 'sampled s (after warm-up s)'],
-          [
-            [
-              String(r.agent.peers),
-              f(r.agent.cpuPercent!),
-              `${r.agent.rssMiB!.min} / ${r.agent.rssMiB!.mean} / ${r.agent.rssMiB!.max}`,
-              String(r.agent.childrenRssMiB),
-              `${r.agent.sampleSeconds} (${r.agent.warmupSeconds})`,
-            ],
-          ],
-        ),
-    '',
-    '### Targets (issue 8)',
-    '',
-    table(
-      ['target', 'measured', 'met'],
-      r.targets.map((t) => [t.target, t.measured, t.met ? 'yes' : 'no']),
-    ),
-    '',
-    `Whole run: ${f(r.durationSeconds, 0)} s.`,
-    '',
-  ];
-  return parts.join('\n');
+  return `${docTables(r)}\n`;
 }
 
 export async function writeResult(file: string, r: BenchResult): Promise<void> {

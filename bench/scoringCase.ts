@@ -9,7 +9,7 @@ import { evaluate } from '../extender/scoring/scoring.js';
 import { DecisionLog } from '../extender/decisionLog.js';
 import { handleFilter, handlePrioritize, type HandlerContext } from '../extender/handlers.js';
 import { ExtenderMetrics } from '../extender/metrics.js';
-import { PodIndex } from '../extender/pods/podIndex.js';
+import { DEFAULT_ASSUME_TTL_MS, PodIndex } from '../extender/pods/podIndex.js';
 import { buildMatrix, type Cluster, type ClusterBodies, requestBody } from './cluster.js';
 import { timeLoop, type LoopResult } from './timeLoop.js';
 
@@ -30,8 +30,8 @@ export function runScoringCases(
 ): ScoringCaseResult[] {
   const config = extenderConfigSchema.parse({ source: { type: 'static', links: [] }, kubernetes: { enabled: false } });
   const scoring = scoringConfig(config);
-  const store = new PodIndex();
-  for (const p of cluster.pods) store.upsert(p);
+  // as the informer-backed cache holds it: choices assumed for 30 s
+  const store = new PodIndex({ pods: cluster.pods, assumeTtlMs: DEFAULT_ASSUME_TTL_MS });
   const now = Date.now() / 1000;
   const snapshot = { matrix: buildMatrix(cluster, now), refreshedAt: now };
   const peerOpts = { networks: config.peers.networks, ignoreNetworks: config.peers.ignoreNetworks, defaultWeight: config.peers.defaultWeight };

@@ -8,7 +8,7 @@
 import type { AddressInfo } from 'node:net';
 import { extenderConfigSchema } from '../extender/config.js';
 import { createExtender, type Extender } from '../extender/extender.js';
-import { PodIndex } from '../extender/pods/podIndex.js';
+import { DEFAULT_ASSUME_TTL_MS, PodIndex } from '../extender/pods/podIndex.js';
 import { StaticSource } from '../extender/sources/static.js';
 import { buildBaselineServer } from './baseline.js';
 import { buildCluster, buildMatrix, type ClusterSpec } from './cluster.js';
@@ -27,8 +27,8 @@ type Message = { type: 'start'; spec: ClusterSpec } | { type: 'stop' };
 async function start(spec: ClusterSpec): Promise<{ ready: ServerReady; close: () => Promise<void> }> {
   const t0 = performance.now();
   const cluster = buildCluster(spec);
-  const store = new PodIndex();
-  for (const p of cluster.pods) store.upsert(p);
+  // as the informer-backed cache holds it: choices assumed for 30 s
+  const store = new PodIndex({ pods: cluster.pods, assumeTtlMs: DEFAULT_ASSUME_TTL_MS });
   const matrix = buildMatrix(cluster, Date.now() / 1000);
   const config = extenderConfigSchema.parse({ source: { type: 'static', links: [] }, kubernetes: { enabled: false } });
   const ext: Extender = await createExtender({ config, podStore: store, source: new StaticSource({ matrix }, 3600) });

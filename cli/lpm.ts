@@ -7,9 +7,21 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandSpe
     summary: 'run the per-node link measurement agent',
     load: async () => (await import('../agent/command.js')).agentCommand,
   },
+  collector: {
+    summary: 'the original LPM\'s command line: "collector --config_file FILE" runs the agent',
+    load: async () => (await import('../agent/lpmCompat/collectorCommand.js')).collectorCommand,
+  },
   extender: {
     summary: 'run the kube-scheduler extender (filter + prioritize by measured links)',
     load: async () => (await import('../extender/command.js')).extenderCommand,
+  },
+  export: {
+    summary: 'keep a NetworkTopology (CODECO SWM QoS scheduler) up to date from the measured links: export networktopology',
+    load: async () => (await import('../extender/export/command.js')).exportCommand,
+  },
+  exporter: {
+    summary: 'the original LPM\'s command line: "exporter --target swm" runs export networktopology',
+    load: async () => (await import('../extender/export/command.js')).exporterCommand,
   },
   lab: {
     summary: 'emulated L2S-M overlay on this machine: lab up|down|status|exec|set',

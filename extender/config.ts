@@ -10,7 +10,11 @@ import { z } from 'zod';
 import { LINK_METRIC_KEYS } from '../src/linkMetrics.js';
 import type { ScoringConfig } from './scoring/scoring.js';
 import { DEFAULT_TRAFFIC_LABELS, DEFAULT_TRAFFIC_QUERY } from './peers/trafficMatrix.js';
-import { bandwidth, duration, listenAddress, objectName } from '../src/config/fields.js';
+import { DEFAULT_MAX_PEER_NODES, DEFAULT_MAX_PEERS, MAX_PEER_WEIGHT } from './peers/peerAnnotations.js';
+import { bandwidth, duration, interval, listenAddress, objectName } from '../src/config/fields.js';
+
+/** Smallest timeout of an upstream call (agents, Prometheus): 0 would fail every refresh. */
+const MIN_TIMEOUT = { min: 0.1 };
 
 const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1e3, MB: 1e6, GB: 1e9 };
 
@@ -47,7 +51,7 @@ export const staticLinkSchema = z
     loss: z.number().min(0).max(1).optional(),
     /** How old the values are when served (default 0: always fresh). */
     age: duration().default(0),
-    /** Or explicit metrics with timestamps, as GET /api/v1/links returns them. */
+    /** Or explicit metrics with timestamps, as an agent's GET /api/v1/links (and the extender's GET /api/v1/matrix) return them. */
     metrics: z
       .record(z.enum(LINK_METRIC_KEYS), z.object({ value: z.number().finite(), timestamp: z.number().positive() }))
       .optional(),
@@ -60,8 +64,8 @@ const directSource = z
     type: z.literal('direct'),
     /** Base URLs of the agents; each serves GET /api/v1/links. */
     agents: z.array(httpUrl()).min(1),
-    interval: duration().default('10s'),
-    timeout: duration().default('3s'),
+    interval: interval().default('10s'),
+    timeout: duration(MIN_TIMEOUT).default('3s'),
   })
   .strict();
 
@@ -71,7 +75,7 @@ const staticSource = z
     /** A YAML/JSON file with `links: [...]` (re-read every interval, so it can be edited live). */
     file: z.string().min(1).optional(),
     links: z.array(staticLinkSchema).optional(),
-    interval: duration().default('10s'),
+    interval: interval().default('10s'),
   })
   .strict();
 
@@ -80,8 +84,8 @@ const prometheusSource = z
     type: z.literal('prometheus'),
     /** Prometheus base URL, e.g. http://prometheus:9090 */
     url: httpUrl(),
-    interval: duration().default('15s'),
-    timeout: duration().default('5s'),
+    interval: interval().default('15s'),
+    timeout: duration(MIN_TIMEOUT).default('5s'),
     /** Extra label matcher for every query, e.g. network="lpm-measurement". */
     matcher: z.string().default(''),
     /** Read our recording rules (lpm:link_*:latest); false: aggregate the raw lpm_link_* gauges. */
@@ -102,8 +106,8 @@ const trafficSource = z
     targetNamespaceLabel: z.string().default(DEFAULT_TRAFFIC_LABELS.targetNamespace),
     /** The pod label whose value is the app name in the samples. */
     podLabel: z.string().min(1).default(DEFAULT_TRAFFIC_LABELS.podLabel),
-    interval: duration().default('30s'),
-    timeout: duration().default('5s'),
+    interval: interval().default('30s'),
+    timeout: duration(MIN_TIMEOUT).default('5s'),
   })
   .strict();
 
@@ -135,25 +139,75 @@ export const extenderConfigSchema = z
         key: z.string().min(1),
         /** When set, clients must present a certificate signed by this CA (mutual TLS). */
         clientCA: z.string().min(1).optional(),
+        /**
+         * With clientCA: only clients whose certificate names one of these (its subject CN or a DNS
+         * subject alternative name) are served; others get 403. Default: any certificate clientCA signed.
+         */
+        clientNames: z.array(z.string().min(1).max(253)).min(1).optional(),
       })
       .strict()
+      .refine((t) => !t.clientNames || t.clientCA, { message: 'clientNames needs clientCA (mutual TLS)', path: ['clientNames'] })
       .optional(),
+    /**
+     * Limits of the HTTP server, so slow or idle clients cannot hold connections (and file
+     * descriptors) for ever: docs/security.md.
+     */
+    http: z
+      .object({
+        /** Time to receive a request's headers (Node's headersTimeout). */
+        headersTimeout: duration({ min: 0.1 }).default('10s'),
+        /** Time to receive a whole request, headers and body (Node's requestTimeout): answered 408, connection closed. */
+        requestTimeout: duration({ min: 0.1 }).default('30s'),
+        /** A connection with no traffic for this long is closed, even mid-answer (Node's server timeout). */
+        idleTimeout: duration({ min: 1 }).default('120s'),
+        /** An idle keep-alive connection is closed after this (kube-scheduler reuses its connections). */
+        keepAliveTimeout: duration({ min: 0.1 }).default('65s'),
+        /** Requests per connection before it is closed (0: no limit). */
+        maxRequestsPerSocket: z.number().int().min(0).default(0),
+        /** Open connections at most; further ones are closed at once. */
+        maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
+      })
+      .strict()
+      .default({})
+      .refine((h) => h.headersTimeout <= h.requestTimeout, { message: 'must not be longer than requestTimeout', path: ['headersTimeout'] }),
+    /**
+     * The read API (GET /api/v1/matrix, /api/v1/decisions, /api/v1/traffic) and the web page:
+     * they show every scheduled pod's name, peers and nodes. `main`: on the scheduler port (as the
+     * verbs); `off`: not served; HOST:PORT: a listener of their own (e.g. 127.0.0.1:8889, reached
+     * with kubectl port-forward).
+     */
+    readApi: z
+      .object({
+        listen: z.union([z.enum(['main', 'off']), listenAddress()]).default('main'),
+        /** On its own listener: serve it with the same tls (certificate, clientCA, clientNames) as the main port. */
+        tls: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
     source: sourceSchema,
     staleness: z
       .object({
         /** How often the agents measure RTT / bandwidth (their config's metrics[].interval). */
-        rttInterval: duration().default('10s'),
-        bandwidthInterval: duration().default('5m'),
-        /** Older values are stale: neutral, never used to filter. Default 3 × the interval + the source's delay. */
-        rttMaxAge: duration().optional(),
-        bandwidthMaxAge: duration().optional(),
+        rttInterval: interval().default('10s'),
+        bandwidthInterval: interval().default('5m'),
+        /**
+         * The agents' bandwidth test window (iperf3 duration + omit + 3 s; 9 s with their defaults):
+         * an RTT probe due while its nodes test waits for the quiet gap after the window.
+         */
+        bandwidthWindow: duration({ min: 1 }).default('9s'),
+        /**
+         * Older values are stale: neutral, never used to filter. Default: 3 × the interval (RTT: or
+         * 1.2 × the interval + 2 bandwidth windows, if longer) + the source's delay.
+         */
+        rttMaxAge: duration({ min: 1 }).optional(),
+        bandwidthMaxAge: duration({ min: 1 }).optional(),
       })
       .strict()
       .default({}),
     scoring: z
       .object({
-        rttWeight: z.number().min(0).default(1),
-        bandwidthWeight: z.number().min(0).default(1),
+        rttWeight: z.number().finite().min(0).default(1),
+        bandwidthWeight: z.number().finite().min(0).default(1),
         rttReference: duration().default('10ms'),
         bandwidthReference: bandwidth().default('100Mbps'),
         unknownQuality: z.number().min(0).max(1).default(0.5),
@@ -169,7 +223,25 @@ export const extenderConfigSchema = z
         /** Networks that do not make pods peers: lpm's own measurement network joins every agent. */
         ignoreNetworks: z.array(z.string().min(1)).default(['lpm-measurement']),
         /** Weight of a peer no annotation weighs. */
-        defaultWeight: z.number().min(0).default(1),
+        defaultWeight: z.number().finite().min(0).max(MAX_PEER_WEIGHT).default(1),
+        /**
+         * What may cross namespaces (docs/security.md): the namespaces ("*": all) whose pods' own
+         * lpm.l2sm.io/peers may select pods elsewhere (`forward`: moves only the pod itself), and
+         * whose pods' lpm.l2sm.io/peers / peer-weights may pull pods of other namespaces
+         * (`reverse`); `networks`: a shared L2S-M network makes pods of two namespaces peers.
+         */
+        crossNamespace: z
+          .object({
+            forward: z.array(z.union([z.literal('*'), objectName().max(63)])).default([]),
+            reverse: z.array(z.union([z.literal('*'), objectName().max(63)])).default([]),
+            networks: z.boolean().default(true),
+          })
+          .strict()
+          .default({}),
+        /** Peers counted per pod (the first found); more are left out with a warning. */
+        maxPeers: z.number().int().min(1).max(1_000_000).default(DEFAULT_MAX_PEERS),
+        /** Distinct peer nodes counted per pod (the heaviest): scoring costs candidates × peer nodes. */
+        maxPeerNodes: z.number().int().min(1).max(100_000).default(DEFAULT_MAX_PEER_NODES),
         /** Traffic between apps from Prometheus (bytes/s): the pods of talking apps are peers, weighted by it. */
         traffic: trafficSource.optional(),
       })
@@ -182,6 +254,8 @@ export const extenderConfigSchema = z
         kubeconfig: z.string().min(1).optional(),
         /** API server URL overriding the kubeconfig's. */
         server: httpUrl().optional(),
+        /** Record a Warning Event on a pod whose annotations were ignored for exceeding a cap (needs RBAC create on events). */
+        events: z.boolean().default(true),
       })
       .strict()
       .default({}),
@@ -193,6 +267,10 @@ export const extenderConfigSchema = z
         keep: z.number().int().min(0).max(100_000).default(200),
         /** Nodes per decision with their full link explanation (the rest: scores only). */
         detailNodes: z.number().int().min(0).max(100_000).default(20),
+        /** The decisions kept, together, at most this size (JSON; the oldest go first). */
+        maxBytes: byteSize().default('32MiB'),
+        /** One decision at most this size (JSON): larger ones keep fewer peers and nodes, and say so. */
+        maxDecisionBytes: byteSize().default('256KiB'),
       })
       .strict()
       .default({}),
@@ -224,14 +302,23 @@ export function sourceDelay(source: SourceConfig): number {
 }
 
 /**
+ * The longest an agent's RTT value gets between two runs: its interval (±10 %) plus, when the run
+ * falls into a bandwidth window of its nodes, the wait for the quiet gap after it (at most a window
+ * and a gap; a gap is shorter than a window as long as a ping run is shorter than an iperf3 test).
+ */
+export const rttRunGap = (s: Pick<ExtenderConfig['staleness'], 'rttInterval' | 'bandwidthWindow'>): number =>
+  1.2 * s.rttInterval + 2 * s.bandwidthWindow;
+
+/**
  * The scoring parameters with the staleness defaults applied: 3 × the agents' interval (two
- * measurements may be missed before a link turns stale) plus the source's own delay.
+ * measurements may be missed before a link turns stale), for RTT at least the longest gap between
+ * two runs (rttRunGap), plus the source's own delay.
  */
 export function scoringConfig(cfg: Pick<ExtenderConfig, 'scoring' | 'staleness' | 'source'>): ScoringConfig {
   const delay = sourceDelay(cfg.source);
   return {
     ...cfg.scoring,
-    rttMaxAge: cfg.staleness.rttMaxAge ?? 3 * cfg.staleness.rttInterval + delay,
+    rttMaxAge: cfg.staleness.rttMaxAge ?? Math.max(3 * cfg.staleness.rttInterval, rttRunGap(cfg.staleness)) + delay,
     bandwidthMaxAge: cfg.staleness.bandwidthMaxAge ?? 3 * cfg.staleness.bandwidthInterval + delay,
   };
 }

@@ -7,11 +7,15 @@ import type { FastifyInstance } from 'fastify';
 import { scoringConfig, type ExtenderConfig } from './config.js';
 import type { Logger } from '../src/log.js';
 import { DecisionLog } from './decisionLog.js';
-import type { HandlerContext } from './handlers.js';
-import { MemoryPodStore } from './pods/memoryPodStore.js';
+import type { HandlerContext, Prepared } from './handlers.js';
+import { PreparedCache } from './preparedCache.js';
+import { PodIndex } from './pods/podIndex.js';
 import { ExtenderMetrics } from './metrics.js';
 import type { PodStore } from './pods/podStore.js';
-import { buildServer, type TlsMaterial } from './server.js';
+import { buildReadApiServer, buildServer, type TlsMaterial } from './server.js';
+import { DEFAULT_ASSUME_TTL_MS } from './pods/podIndex.js';
+import { EventRecorder, type EventRecorderOptions, type PodEventSink } from './events.js';
+import { listenError } from '../src/listen.js';
 import { createSource } from './sources/index.js';
 import { MatrixCache, type MetricSource } from './sources/source.js';
 import { TrafficSource } from './sources/traffic.js';
@@ -19,25 +23,37 @@ import type { TrafficMatrix } from './peers/trafficMatrix.js';
 
 export interface ExtenderOptions {
   config: ExtenderConfig;
-  /** Default: MemoryPodStore with config.pods (the command passes the informer-backed cache). */
+  /** Default: a PodIndex with config.pods (the command passes the informer-backed cache). */
   podStore?: PodStore;
   /** Default: built from config.source. */
   source?: MetricSource;
   logger?: Logger;
   /** Unix seconds; tests move time. */
   now?: () => number;
+  /**
+   * Kubernetes Events on pods whose annotations were ignored (kubernetes.events): a sink, or the
+   * options of an EventRecorder (the command passes the API connection).
+   */
+  events?: PodEventSink | Omit<EventRecorderOptions, 'onResult' | 'log'>;
 }
 
 export interface Extender {
   app: FastifyInstance;
+  /** The read API and web page on their own listener (readApi.listen: HOST:PORT), else undefined. */
+  readApiApp: FastifyInstance | undefined;
+  /** Its URL, once started. */
+  readonly readApiUrl: string | undefined;
   cache: MatrixCache;
   /** Traffic between apps (peers.traffic), when configured. */
   traffic: MatrixCache<TrafficMatrix> | undefined;
   podStore: PodStore;
   metrics: ExtenderMetrics;
   decisions: DecisionLog;
-  /** Starts the matrix refresh loop and listens; resolves with the bound URL. */
-  start(listen?: { host: string; port: number }): Promise<string>;
+  /**
+   * Listens, then starts the matrix refresh loop; resolves with the bound URL. A listen failure
+   * rejects with a ListenError, and nothing is left running.
+   */
+  start(listen?: { host: string; port: number }, readApiListen?: { host: string; port: number }): Promise<string>;
   /**
    * Graceful stop (SIGTERM): /readyz turns 503 and answers say `Connection: close`; after
    * `delaySeconds` (still serving, so a Service can take the endpoint out first) the listener
@@ -71,15 +87,22 @@ async function readTls(tls: ExtenderConfig['tls']): Promise<TlsMaterial | undefi
     cert: await read(tls.cert, 'cert'),
     key: await read(tls.key, 'key'),
     ...(tls.clientCA ? { ca: await read(tls.clientCA, 'clientCA') } : {}),
+    ...(tls.clientNames ? { clientNames: tls.clientNames } : {}),
   };
 }
+
+const urlOf = (app: FastifyInstance, tls: boolean): string => {
+  const addr = app.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
+};
 
 export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
   const { config, logger } = opts;
   const podStore =
     opts.podStore ??
-    new MemoryPodStore(
-      config.pods.map((p) => ({
+    new PodIndex({
+      pods: config.pods.map((p) => ({
         namespace: p.namespace,
         name: p.name,
         labels: p.labels,
@@ -87,7 +110,9 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
         ...(p.nodeName ? { nodeName: p.nodeName } : {}),
         ...(p.phase ? { phase: p.phase } : {}),
       })),
-    );
+      // as with a watch: nothing confirms a choice here, so it lasts the bind-race window only
+      assumeTtlMs: DEFAULT_ASSUME_TTL_MS,
+    });
   const source = opts.source ?? createSource(config.source);
   let cache: MatrixCache | undefined;
   const metrics = new ExtenderMetrics(() => cache);
@@ -119,7 +144,11 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
         },
       )
     : undefined;
-  const decisions = new DecisionLog(config.decisions.keep);
+  const decisions = new DecisionLog(config.decisions.keep, { maxBytes: config.decisions.maxBytes, maxDecisionBytes: config.decisions.maxDecisionBytes });
+  const events =
+    opts.events === undefined || 'annotationsIgnored' in opts.events
+      ? opts.events
+      : new EventRecorder({ ...opts.events, onResult: (result) => metrics.podEvents.inc({ result }), ...(logger ? { log: logger } : {}) });
   const ctx: HandlerContext = {
     podStore,
     matrix: () => cache.current,
@@ -128,14 +157,21 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
       networks: config.peers.networks,
       ignoreNetworks: config.peers.ignoreNetworks,
       defaultWeight: config.peers.defaultWeight,
+      policy: config.peers.crossNamespace,
+      maxPeers: config.peers.maxPeers,
+      maxPeerNodes: config.peers.maxPeerNodes,
       // until the first answer (or with Prometheus never reached): no traffic peers, never an error
       ...(traffic ? { traffic: (pod) => traffic.current?.matrix.rulesFor(pod) ?? [] } : {}),
     },
     decisions,
     detailNodes: config.decisions.detailNodes,
     metrics,
+    // filter's work for a pod, reused by the prioritize call of the same cycle
+    prepared: new PreparedCache<Prepared>(),
+    ...(traffic ? { trafficMatrix: () => traffic.current?.matrix } : {}),
     ...(logger ? { logger } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(events ? { events } : {}),
   };
   const tls = await readTls(config.tls);
   let draining = false;
@@ -150,7 +186,16 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
     bodyLimit: config.bodyLimit,
     ...(tls ? { tls } : {}),
     ...(logger ? { logger } : {}),
+    http: config.http,
+    readApi: config.readApi.listen === 'main',
   });
+  const readListen = config.readApi.listen;
+  const readTlsMaterial = config.readApi.tls ? tls : undefined;
+  const readApiApp =
+    readListen === 'main' || readListen === 'off'
+      ? undefined
+      : buildReadApiServer({ ctx, cache, traffic, decisions, metrics, tls: readTlsMaterial, logger, http: config.http });
+  let readApiUrl: string | undefined;
 
   const shutdown = async ({ delaySeconds = 0, timeoutSeconds = Infinity } = {}): Promise<{ forced: boolean; drainedSeconds: number }> => {
     const started = performance.now();
@@ -159,14 +204,16 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
     let forced = false;
     let timer: NodeJS.Timeout | undefined;
     const closed = app.close();
+    const readClosed = readApiApp?.close();
     if (Number.isFinite(timeoutSeconds))
       timer = setTimeout(() => {
         forced = true;
         logger?.warn({ timeoutSeconds }, 'shutdown: requests still open after the timeout, closing their connections');
         app.server.closeAllConnections();
+        readApiApp?.server.closeAllConnections();
       }, timeoutSeconds * 1000);
     try {
-      await Promise.all([cache.stop(), traffic?.stop(), closed]);
+      await Promise.all([cache.stop(), traffic?.stop(), closed, readClosed]);
     } finally {
       clearTimeout(timer);
     }
@@ -175,18 +222,38 @@ export async function createExtender(opts: ExtenderOptions): Promise<Extender> {
 
   return {
     app,
+    readApiApp,
+    get readApiUrl() {
+      return readApiUrl;
+    },
     cache,
     traffic,
     podStore,
     metrics,
     decisions,
-    async start(listen = splitListen(config.listen)) {
+    async start(listen = splitListen(config.listen), readApiListen?: { host: string; port: number }) {
+      // Bind first: an extender that cannot listen must not load or refresh anything (the caller
+      // exits on the ListenError).
+      try {
+        await app.listen({ host: listen.host, port: listen.port });
+      } catch (err) {
+        await app.close().catch(() => undefined);
+        await readApiApp?.close().catch(() => undefined);
+        throw listenError(err, listen.host, listen.port);
+      }
+      if (readApiApp) {
+        const at = readApiListen ?? splitListen(readListen);
+        try {
+          await readApiApp.listen({ host: at.host, port: at.port });
+        } catch (err) {
+          await Promise.all([app.close(), readApiApp.close()].map((p) => p.catch(() => undefined)));
+          throw listenError(err, at.host, at.port, 'readApi');
+        }
+        readApiUrl = urlOf(readApiApp, !!readTlsMaterial);
+      }
       cache.start();
       traffic?.start();
-      await app.listen({ host: listen.host, port: listen.port });
-      const addr = app.server.address() as AddressInfo;
-      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      return `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
+      return urlOf(app, !!tls);
     },
     get draining() {
       return draining;

@@ -18,6 +18,11 @@ export class ExtenderMetrics {
   readonly sourceRefreshes: Counter<'source' | 'result'>;
   readonly requestsInFlight: Gauge<'verb'>;
   readonly annotationWarnings: Counter<'verb'>;
+  readonly annotationCaps: Counter<'annotation' | 'cap'>;
+  readonly podEvents: Counter<'result'>;
+  readonly assumedPlacements: Counter<'result'>;
+  readonly preparedStates: Counter<'result'>;
+  readonly connectionsRejected: Counter<'reason'>;
 
   constructor(cache: () => MatrixCache | undefined) {
     const registers = [this.registry];
@@ -64,6 +69,36 @@ export class ExtenderMetrics {
       labelNames: ['verb'],
       registers,
     });
+    this.annotationCaps = new Counter({
+      name: 'lpm_extender_annotation_caps_total',
+      help: 'Calls whose pod had an annotation ignored for exceeding a cap (peers/peerAnnotations.ts ANNOTATION_CAPS), by annotation and cap',
+      labelNames: ['annotation', 'cap'],
+      registers,
+    });
+    this.podEvents = new Counter({
+      name: 'lpm_extender_pod_events_total',
+      help: 'Kubernetes Events about ignored annotations: created, deduplicated (told recently), rate_limited, error',
+      labelNames: ['result'],
+      registers,
+    });
+    this.assumedPlacements = new Counter({
+      name: 'lpm_extender_assumed_placements_total',
+      help: "The extender's choices recorded as assumed placements (the bind race), or refused: a pod the store does not know, bound already, or its window used",
+      labelNames: ['result'],
+      registers,
+    });
+    this.preparedStates = new Counter({
+      name: 'lpm_extender_prepared_states_total',
+      help: "prioritize calls by where the pod's peers and evaluation came from: reused (filter's, same pod, matrix and pod cache), computed (none held)",
+      labelNames: ['result'],
+      registers,
+    });
+    this.connectionsRejected = new Counter({
+      name: 'lpm_extender_connections_rejected_total',
+      help: 'Connections refused: max_connections (http.maxConnections reached), client_name (tls.clientNames)',
+      labelNames: ['reason'],
+      registers,
+    });
     new Gauge({
       name: 'lpm_extender_matrix_age_seconds',
       help: 'Seconds since the last successful link matrix refresh (absent before the first)',
@@ -96,6 +131,10 @@ export class ExtenderMetrics {
     for (const verb of ['filter', 'prioritize'] as const)
       for (const outcome of ['scored', 'neutral', 'error'] as const) this.decisions.inc({ verb, outcome }, 0);
     for (const reason of ['max_rtt', 'min_bandwidth'] as const) this.nodesFiltered.inc({ reason }, 0);
+    for (const result of ['recorded', 'refused'] as const) this.assumedPlacements.inc({ result }, 0);
+    for (const result of ['reused', 'computed'] as const) this.preparedStates.inc({ result }, 0);
+    for (const result of ['created', 'deduplicated', 'rate_limited', 'error'] as const) this.podEvents.inc({ result }, 0);
+    for (const reason of ['max_connections', 'client_name'] as const) this.connectionsRejected.inc({ reason }, 0);
     for (const status of ['fresh', 'stale', 'unknown'] as const) this.linkLookups.inc({ status }, 0);
   }
 

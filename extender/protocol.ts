@@ -7,6 +7,7 @@
 // read metadata.name) so the filter answer can echo it back as kube-scheduler expects; Node
 // objects are not run through zod, as a 5000-node request is ~20 MB of them.
 import { z } from 'zod';
+import type { ParseResult } from '../src/l2sm.js';
 
 /** Largest score an extender may return (extenderv1.MaxExtenderPriority). */
 export const MAX_EXTENDER_PRIORITY = 10;
@@ -38,6 +39,43 @@ const stringMap = z
   .nullish()
   .transform((m) => m ?? {});
 
+// Kubernetes' name rules (k8s.io/apimachinery/pkg/util/validation). Names reach the decision log,
+// the pod store and explanations: a name that no API server accepts is a malformed request.
+const DNS_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const DNS_SUBDOMAIN_RE = new RegExp(`^${DNS_LABEL}(\\.${DNS_LABEL})*$`);
+const DNS_LABEL_RE = new RegExp(`^${DNS_LABEL}$`);
+const QUALIFIED_NAME_RE = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+/** A DNS-1123 subdomain (pod and node names): lowercase a-z, 0-9, "-", ".", at most 253 characters. */
+export const isDnsSubdomain = (s: string): boolean => s.length > 0 && s.length <= 253 && DNS_SUBDOMAIN_RE.test(s);
+/** A DNS-1123 label (namespaces): lowercase a-z, 0-9, "-", at most 63 characters. */
+export const isDnsLabel = (s: string): boolean => s.length > 0 && s.length <= 63 && DNS_LABEL_RE.test(s);
+
+const quote = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
+const SUBDOMAIN_RULE = 'a Kubernetes name: DNS-1123 subdomain, lowercase a-z, 0-9, "-" and ".", at most 253 characters';
+
+/** A label key (optional DNS prefix and "/", then a name of at most 63) and value (empty, or a name of at most 63). */
+function labelProblem(key: string, value: string): string | undefined {
+  const at = key.lastIndexOf('/');
+  const prefix = at >= 0 ? key.slice(0, at) : undefined;
+  const name = at >= 0 ? key.slice(at + 1) : key;
+  if ((prefix !== undefined && !isDnsSubdomain(prefix)) || name.length > 63 || !QUALIFIED_NAME_RE.test(name))
+    return `${quote(key)} is not a label key (an optional DNS prefix and "/", then up to 63 of A-Z, a-z, 0-9, "-", "_", ".")`;
+  if (value !== '' && (value.length > 63 || !QUALIFIED_NAME_RE.test(value)))
+    return `${quote(value)} is not a label value (up to 63 of A-Z, a-z, 0-9, "-", "_", ".")`;
+  return undefined;
+}
+
+const labelMap = stringMap.superRefine((m, ctx) => {
+  for (const [k, v] of Object.entries(m)) {
+    const problem = labelProblem(k, v);
+    if (problem) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: problem });
+      return;
+    }
+  }
+});
+
 /** Kubernetes' limit on a pod's annotations, keys and values together (TotalAnnotationSizeLimitB). */
 export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 
@@ -59,20 +97,36 @@ export const podSchema = z.preprocess(
       canonicalKeys(['name', 'namespace', 'uid', 'labels', 'annotations']),
       z.object({
         // Kubernetes names: at most 253 characters (a DNS subdomain), namespaces 63 (a DNS label)
-        name: z.string().min(1).max(253),
+        name: z
+          .string()
+          .min(1)
+          .max(253)
+          .refine((s) => s.length > 253 || isDnsSubdomain(s), (s) => ({ message: `${quote(s)} is not ${SUBDOMAIN_RULE}` })),
         // the API server always sets it; "default" is what kubectl would have used
         namespace: z
           .string()
           .max(63)
+          .refine(
+            (s) => s === '' || s.length > 63 || isDnsLabel(s),
+            (s) => ({ message: `${quote(s)} is not a namespace name: DNS-1123 label, lowercase a-z, 0-9 and "-", at most 63 characters` }),
+          )
           .nullish()
           .transform((s) => s || 'default'),
-        uid: z.string().nullish(),
-        labels: stringMap,
+        uid: z.string().max(128).nullish(),
+        labels: labelMap,
         annotations: annotationMap,
       }),
     ),
     spec: z
-      .preprocess(canonicalKeys(['nodeName']), z.object({ nodeName: z.string().nullish() }))
+      .preprocess(
+        canonicalKeys(['nodeName']),
+        z.object({
+          nodeName: z
+            .string()
+            .refine((s) => s === '' || isDnsSubdomain(s), (s) => ({ message: `${quote(s)} is not ${SUBDOMAIN_RULE}` }))
+            .nullish(),
+        }),
+      )
       .nullish(),
     status: z.preprocess(canonicalKeys(['phase']), z.object({ phase: z.string().nullish() })).nullish(),
   }),
@@ -101,9 +155,9 @@ function readNodeList(v: unknown, ctx: z.RefinementCtx): ReceivedNodeList | null
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['items'], message: 'must be a list of Node objects' });
     return z.NEVER;
   }
-  const names: string[] = new Array(items.length);
+  const names: string[] = new Array<string>(items.length);
   for (let i = 0; i < items.length; i++) {
-    const item = items[i];
+    const item: unknown = items[i];
     const meta = item && typeof item === 'object' ? getKey(item as Record<string, unknown>, 'metadata') : undefined;
     const name = meta && typeof meta === 'object' ? getKey(meta as Record<string, unknown>, 'name') : undefined;
     if (typeof name !== 'string' || name === '') {
@@ -112,6 +166,10 @@ function readNodeList(v: unknown, ctx: z.RefinementCtx): ReceivedNodeList | null
         path: ['items', i, 'metadata', 'name'],
         message: 'every Node needs a metadata.name',
       });
+      return z.NEVER;
+    }
+    if (!isDnsSubdomain(name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['items', i, 'metadata', 'name'], message: `${quote(name)} is not ${SUBDOMAIN_RULE}` });
       return z.NEVER;
     }
     names[i] = name;
@@ -137,6 +195,10 @@ function readNodeNames(v: unknown, ctx: z.RefinementCtx): string[] | null | unde
     }
     if (name === '') {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: 'String must contain at least 1 character(s)' });
+      return z.NEVER;
+    }
+    if (!isDnsSubdomain(name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `${quote(name)} is not ${SUBDOMAIN_RULE}` });
       return z.NEVER;
     }
   }
@@ -170,10 +232,8 @@ export interface ExtenderArgs {
   nodeList?: ReceivedNodeList;
 }
 
-export type ParsedArgs = { ok: true; args: ExtenderArgs } | { ok: false; error: string };
-
 /** Validates an ExtenderArgs body; the error names the offending field, e.g. "Pod.metadata.name: Required". */
-export function parseExtenderArgs(body: unknown): ParsedArgs {
+export function parseExtenderArgs(body: unknown): ParseResult<ExtenderArgs> {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     return { ok: false, error: 'body: must be a JSON object (ExtenderArgs {Pod, Nodes, NodeNames})' };
   const r = extenderArgsSchema.safeParse(body);
@@ -185,9 +245,9 @@ export function parseExtenderArgs(body: unknown): ParsedArgs {
   const { Pod, Nodes, NodeNames } = r.data;
   // Go reads NodeNames when the extender is nodeCacheCapable, else Nodes; a sender sets one of them.
   if (NodeNames !== null && NodeNames !== undefined && Nodes === null)
-    return { ok: true, args: { pod: Pod, mode: 'nodeNames', nodeNames: NodeNames } };
+    return { ok: true, value: { pod: Pod, mode: 'nodeNames', nodeNames: NodeNames } };
   const list = Nodes!;
-  return { ok: true, args: { pod: Pod, mode: 'nodeList', nodeNames: list.names, nodeList: list } };
+  return { ok: true, value: { pod: Pod, mode: 'nodeList', nodeNames: list.names, nodeList: list } };
 }
 
 /** ExtenderFilterResult as kube-scheduler decodes it. */

@@ -1,10 +1,19 @@
 // The extender's HTTP(S) server: kube-scheduler's two verbs plus health, metrics and the JSON API.
 // Any non-200 answer is an error to kube-scheduler, so the verbs answer 200 to every well-formed
 // request (neutral when we lack data) and 400 only to a malformed one.
+//
+// Callers are not trusted (docs/security.md): requests must arrive within `http.headersTimeout`
+// / `http.requestTimeout` (408 and closed otherwise), idle connections close, at most
+// `http.maxConnections` are open; with mutual TLS, `tls.clientNames` restricts which client
+// certificates are served. The read API and the web page (pod names, peers, nodes) can be on the
+// main port, on a listener of their own (buildReadApiServer), or off.
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { Logger } from '../src/log.js';
 import { filterError, getKey, type ExtenderFilterResult } from './protocol.js';
-import type { DecisionLog } from './decisionLog.js';
+import { serializeDecisions, type DecisionLog } from './decisionLog.js';
 import { handleFilter, handlePrioritize, type HandlerContext } from './handlers.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
 import type { PodStore } from './pods/podStore.js';
@@ -17,7 +26,28 @@ export interface TlsMaterial {
   key: string | Buffer;
   /** Client CA: when set, clients must present a certificate it signed (mutual TLS). */
   ca?: string | Buffer;
+  /** With `ca`: only client certificates naming one of these (subject CN or a DNS SAN) are served. */
+  clientNames?: readonly string[];
 }
+
+/** The server's limits against slow and idle clients (config `http`, seconds). */
+export interface HttpLimits {
+  headersTimeout: number;
+  requestTimeout: number;
+  idleTimeout: number;
+  keepAliveTimeout: number;
+  maxRequestsPerSocket: number;
+  maxConnections: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeout: 10,
+  requestTimeout: 30,
+  idleTimeout: 120,
+  keepAliveTimeout: 65,
+  maxRequestsPerSocket: 0,
+  maxConnections: 1024,
+};
 
 export interface ServerOptions {
   ctx: HandlerContext;
@@ -32,31 +62,169 @@ export interface ServerOptions {
   logger?: Logger;
   /** True once a shutdown has begun: /readyz answers 503 while in-flight requests drain. */
   draining?: () => boolean;
+  /** Default DEFAULT_HTTP_LIMITS. */
+  http?: HttpLimits;
+  /** Serve the read API and web page on this server (default true); false: buildReadApiServer or none. */
+  readApi?: boolean;
+}
+
+/** The fastify options for the limits and TLS, shared by both listeners. */
+function serverOptions(limits: HttpLimits, tls: TlsMaterial | undefined, logger: Logger | undefined): Record<string, unknown> {
+  const nodeHttp = {
+    headersTimeout: limits.headersTimeout * 1000,
+    requestTimeout: limits.requestTimeout * 1000,
+    // how often Node checks those two (default 30 s: a slow client would get up to 30 s more)
+    connectionsCheckingInterval: Math.round(Math.max(100, Math.min(5000, (Math.min(limits.headersTimeout, limits.requestTimeout) * 1000) / 5))),
+  };
+  const o: Record<string, unknown> = {
+    logController: new LogController({ disableRequestLogging: true }),
+    // kube-scheduler keeps connections alive across scheduling cycles
+    keepAliveTimeout: limits.keepAliveTimeout * 1000,
+    requestTimeout: limits.requestTimeout * 1000,
+    connectionTimeout: limits.idleTimeout * 1000,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    // Shutdown (close()): stop listening, close idle keep-alive connections at once, and answer
+    // every request already received, normally: a 503 is a scheduling error to kube-scheduler.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
+    http: nodeHttp,
+  };
+  if (logger) o.loggerInstance = logger;
+  if (tls)
+    o.https = {
+      ...nodeHttp,
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+    };
+  return o;
+}
+
+/** The names a client certificate carries: its subject CN and its DNS subject alternative names. */
+export function certificateNames(cert: { subject?: { CN?: string | string[] }; subjectaltname?: string } | undefined): string[] {
+  if (!cert) return [];
+  const cn = cert.subject?.CN;
+  const names = cn === undefined ? [] : Array.isArray(cn) ? [...cn] : [cn];
+  for (const part of (cert.subjectaltname ?? '').split(/,\s*/)) if (part.startsWith('DNS:')) names.push(part.slice(4));
+  return names;
+}
+
+/** Connection limit and client-name check: the parts of the limits fastify has no option for. */
+function guardConnections(app: FastifyInstance, limits: HttpLimits, tls: TlsMaterial | undefined, metrics: ExtenderMetrics): void {
+  app.server.maxConnections = limits.maxConnections;
+  app.server.on('drop', () => metrics.connectionsRejected.inc({ reason: 'max_connections' }));
+  const allowed = tls?.ca && tls.clientNames?.length ? new Set(tls.clientNames) : undefined;
+  if (!allowed) return;
+  // judged once per connection (a certificate cannot change on it)
+  const verdicts = new WeakMap<Socket, string | null>();
+  app.addHook('onRequest', async (request, reply) => {
+    const socket = request.raw.socket;
+    let refused = verdicts.get(socket);
+    if (refused === undefined) {
+      const names = certificateNames((socket as TLSSocket).getPeerCertificate?.());
+      refused = names.some((n) => allowed.has(n)) ? null : names.join(', ') || 'none';
+      verdicts.set(socket, refused);
+      if (refused !== null) metrics.connectionsRejected.inc({ reason: 'client_name' });
+    }
+    if (refused !== null) {
+      request.log.warn({ names: refused }, 'client certificate refused (tls.clientNames)');
+      return reply.code(403).header('connection', 'close').send({ Error: `client certificate (${refused}) is not among tls.clientNames` });
+    }
+  });
+}
+
+const decisionsQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'must be a positive integer')
+    .transform(Number)
+    .refine((n) => n >= 1, 'must be a positive integer')
+    .optional(),
+  pod: z.string().max(400).optional(),
+  verb: z.string().max(20).optional(),
+});
+
+export interface ReadApiOptions {
+  ctx: HandlerContext;
+  cache: MatrixCache;
+  traffic?: MatrixCache<TrafficMatrix> | undefined;
+  decisions: DecisionLog;
+}
+
+/** GET /api/v1/matrix, /api/v1/traffic, /api/v1/decisions and the web page. */
+export function registerReadApi(app: FastifyInstance, opts: ReadApiOptions): void {
+  const { cache, decisions, ctx } = opts;
+  app.get('/api/v1/matrix', async () => {
+    const snap = cache.current;
+    return {
+      source: cache.source.type,
+      refreshedAt: snap?.refreshedAt ?? null,
+      lastError: cache.lastError ?? null,
+      sourceStatus: cache.source.status?.() ?? null,
+      nodes: snap?.matrix.nodes() ?? [],
+      ...(snap ? snap.matrix.toJSON() : { builtAt: null, links: [] }),
+    };
+  });
+
+  app.get('/api/v1/traffic', async (_request, reply) => {
+    const t = opts.traffic;
+    if (!t) return reply.code(404).send({ error: 'no traffic source configured (peers.traffic)' });
+    const snap = t.current;
+    return {
+      refreshedAt: snap?.refreshedAt ?? null,
+      lastError: t.lastError ?? null,
+      sourceStatus: t.source.status?.() ?? null,
+      ...(snap ? snap.matrix.toJSON() : { builtAt: null, pairs: [] }),
+    };
+  });
+
+  // Never a 5xx: the log is bounded in bytes (decisionLog.ts), the answer too (what does not fit
+  // is counted in `truncated`), and anything unexpected is an empty list with the error.
+  app.get('/api/v1/decisions', async (request, reply) => {
+    const q = decisionsQuery.safeParse(request.query);
+    if (!q.success) {
+      const issue = q.error.issues[0]!;
+      return reply.code(400).send({ error: `${issue.path.join('.') || 'query'}: ${issue.message}` });
+    }
+    let text: string;
+    try {
+      const { limit, pod, verb } = q.data;
+      const list = decisions.list({ ...(limit !== undefined ? { limit } : {}), ...(pod ? { pod } : {}), ...(verb ? { verb } : {}) });
+      text = serializeDecisions(list, decisions.maxBytes + 1024 * 1024);
+    } catch (err) {
+      request.log.error({ err }, 'decisions could not be served');
+      text = JSON.stringify({ decisions: [], error: `decisions could not be served: ${(err as Error).message}` });
+    }
+    return reply.type('application/json; charset=utf-8').send(text);
+  });
+
+  registerWebPage(app, { scoring: ctx.scoring, ...(ctx.now ? { now: ctx.now } : {}) });
+}
+
+export interface ReadApiServerOptions extends ReadApiOptions {
+  metrics: ExtenderMetrics;
+  tls?: TlsMaterial | undefined;
+  logger?: Logger | undefined;
+  http?: HttpLimits;
+}
+
+/** The read API and web page on a listener of their own (config readApi.listen: HOST:PORT). */
+export function buildReadApiServer(opts: ReadApiServerOptions): FastifyInstance {
+  const limits = opts.http ?? DEFAULT_HTTP_LIMITS;
+  const app = Fastify(serverOptions(limits, opts.tls, opts.logger)) as unknown as FastifyInstance;
+  guardConnections(app, limits, opts.tls, opts.metrics);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerReadApi(app, opts);
+  return app;
 }
 
 const VERB_OF: Record<string, Verb> = { '/filter': 'filter', '/prioritize': 'prioritize' };
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const { ctx, cache, podStore, decisions, metrics } = opts;
-  const fastifyOpts: Record<string, unknown> = {
-    bodyLimit: opts.bodyLimit,
-    logController: new LogController({ disableRequestLogging: true }),
-    // kube-scheduler keeps connections alive across scheduling cycles
-    keepAliveTimeout: 65_000,
-    // Shutdown (close()): stop listening, close idle keep-alive connections at once, and answer
-    // every request already received, normally: a 503 is a scheduling error to kube-scheduler.
-    forceCloseConnections: 'idle',
-    return503OnClosing: false,
-  };
-  if (opts.logger) fastifyOpts.loggerInstance = opts.logger;
-  if (opts.tls) {
-    fastifyOpts.https = {
-      cert: opts.tls.cert,
-      key: opts.tls.key,
-      ...(opts.tls.ca ? { ca: opts.tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
-    };
-  }
-  const app = Fastify(fastifyOpts) as unknown as FastifyInstance;
+  const limits = opts.http ?? DEFAULT_HTTP_LIMITS;
+  const app = Fastify({ ...serverOptions(limits, opts.tls, opts.logger), bodyLimit: opts.bodyLimit }) as unknown as FastifyInstance;
+  guardConnections(app, limits, opts.tls, metrics);
 
   // One JSON parser for every content type: kube-scheduler sends application/json, but a missing
   // or odd content type is read as JSON too, and a syntax error says where it is. JSON.parse never
@@ -142,46 +310,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return reply.header('content-type', metrics.registry.contentType).send(body);
   });
 
-  app.get('/api/v1/links', async () => {
-    const snap = cache.current;
-    return {
-      source: cache.source.type,
-      refreshedAt: snap?.refreshedAt ?? null,
-      lastError: cache.lastError ?? null,
-      sourceStatus: cache.source.status?.() ?? null,
-      nodes: snap?.matrix.nodes() ?? [],
-      ...(snap ? snap.matrix.toJSON() : { builtAt: null, links: [] }),
-    };
-  });
-
-  app.get('/api/v1/traffic', async (_request, reply) => {
-    const t = opts.traffic;
-    if (!t) return reply.code(404).send({ error: 'no traffic source configured (peers.traffic)' });
-    const snap = t.current;
-    return {
-      refreshedAt: snap?.refreshedAt ?? null,
-      lastError: t.lastError ?? null,
-      sourceStatus: t.source.status?.() ?? null,
-      ...(snap ? snap.matrix.toJSON() : { builtAt: null, pairs: [] }),
-    };
-  });
-
-  app.get<{ Querystring: { limit?: string; pod?: string; verb?: string } }>('/api/v1/decisions', async (request, reply) => {
-    const q = request.query;
-    let limit: number | undefined;
-    if (q.limit !== undefined) {
-      limit = Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1) return reply.code(400).send({ error: 'limit: must be a positive integer' });
-    }
-    const list = decisions.list({
-      ...(limit !== undefined ? { limit } : {}),
-      ...(q.pod ? { pod: q.pod } : {}),
-      ...(q.verb ? { verb: q.verb } : {}),
-    });
-    return { decisions: list };
-  });
-
-  registerWebPage(app, { scoring: ctx.scoring, ...(ctx.now ? { now: ctx.now } : {}) });
+  if (opts.readApi !== false) registerReadApi(app, { ctx, cache, traffic: opts.traffic, decisions });
 
   return app;
 }

@@ -23,7 +23,7 @@
 import { z } from 'zod';
 import { byteSize, extenderConfigSchema, type ExtenderConfig } from '../extender/config.js';
 import { formatPath } from '../src/config/loadYaml.js';
-import { duration, objectName } from '../src/config/fields.js';
+import { duration, interval, objectName } from '../src/config/fields.js';
 import { LINK_PROPERTY_KEYS, linkPropertiesPatchSchema, topologySchema, type LinkPropertiesPatch, type Topology } from './topology.js';
 
 export const SCENARIO_MODES = ['sim', 'lab', 'cluster'] as const;
@@ -79,7 +79,7 @@ export function parseLinkChange(text: string, both = false): LinkChange {
   }
   const parsed = linkPropertiesPatchSchema.safeParse(raw);
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '));
-  return { from: m[1]!, to: m[2]!, raw, patch: parsed.data as LinkPropertiesPatch, both };
+  return { from: m[1]!, to: m[2]!, raw, patch: parsed.data, both };
 }
 
 const eventSchema = z
@@ -204,8 +204,8 @@ const labSchema = z
   .object({
     /** What the agents measure before placement; default: rtt, plus bandwidth when a link has a rate. */
     measure: z.array(z.enum(['rtt', 'bandwidth'])).min(1).optional(),
-    /** Agents' RTT interval. */
-    rttInterval: duration().default('2s'),
+    /** Agents' RTT interval (at least 1s, as the agent config asks). */
+    rttInterval: interval().default('2s'),
     /** Longest wait for the first full measurement sweep. */
     sweepTimeout: duration().default('120s'),
   })
@@ -314,7 +314,7 @@ export const scenarioSchema = z
       }
     }
 
-    const cfg = scenarioExtenderConfig(s.extender as Record<string, unknown>);
+    const cfg = scenarioExtenderConfig(s.extender);
     if (!cfg.success)
       for (const i of cfg.error.issues) issue(['extender', ...i.path], i.message);
   })
@@ -328,7 +328,7 @@ export const scenarioSchema = z
     }));
     const podIds = pods.map((p) => ({ namespace: p.namespace, name: p.name }));
     const id = (ref: string) => podId(pods[resolvePodRef(podIds, ref) as number]!);
-    const extenderConfig = scenarioExtenderConfig(s.extender as Record<string, unknown>).data!;
+    const extenderConfig = scenarioExtenderConfig(s.extender).data!;
     const expect: Expectation[] = s.expect.map((e) =>
       'pods' in e ? { ...e, pods: e.pods.map(id) } : { ...e, pod: id(e.pod) },
     );

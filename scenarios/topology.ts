@@ -82,15 +82,53 @@ export const linkPropertiesInput = z
   .strict();
 export type LinkPropertiesPatch = Partial<LinkProperties>;
 
-/** A change to a running link (`lpm lab set`, PUT /api/v1/links/FROM/TO): at least one field. */
+/** A change to a running link (`lpm lab set`, PUT /api/v1/emulated-links/FROM/TO): at least one field. */
 export const linkPropertiesPatchSchema = linkPropertiesInput.refine(
   (p) => Object.values(p).some((v) => v !== undefined),
   `give at least one of ${LINK_PROPERTY_KEYS.join(', ')}`,
 );
 
+/** A Kubernetes resource quantity ("4", "500m", "8Gi", "1e3"), or a plain number. */
+const quantity = () =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const s = typeof v === 'number' ? String(v) : v.trim();
+    if (!/^\+?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+|[KMGTPE]i|[numkMGTPE])?$/.test(s) || (typeof v === 'number' && !(v >= 0))) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v}" is not a Kubernetes quantity (e.g. 4, 500m, 8Gi)` });
+      return z.NEVER;
+    }
+    return s;
+  });
+
+/** Kubernetes label key ([prefix/]name) and value rules. */
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const labelKey = () =>
+  z.string().refine((k) => {
+    const slash = k.lastIndexOf('/');
+    const [prefix, name] = slash >= 0 ? [k.slice(0, slash), k.slice(slash + 1)] : [undefined, k];
+    return LABEL_NAME.test(name) && (prefix === undefined || (prefix.length <= 253 && LABEL_PREFIX.test(prefix)));
+  }, 'is not a Kubernetes label key ([prefix/]name, name 1-63 chars of A-Z a-z 0-9 - _ .)');
+const labelValue = () =>
+  z
+    .union([z.string(), z.number(), z.boolean()])
+    .transform((v) => String(v))
+    .refine((v) => v === '' || LABEL_NAME.test(v), 'is not a Kubernetes label value (0-63 chars of A-Z a-z 0-9 - _ .)');
+
+/** What `lab up --kube` registers for a node: its capacity (cpu, memory, pods, or any other resource). */
+const capacitySchema = z.record(z.string().regex(/^[a-z0-9]([-a-z0-9./]*[a-z0-9])?$/, 'is not a resource name'), quantity());
+
 const nodeEntry = z.union([
   objectName().max(MAX_NODE_NAME),
-  z.object({ name: objectName().max(MAX_NODE_NAME), address: ipv4().optional() }).strict(),
+  z
+    .object({
+      name: objectName().max(MAX_NODE_NAME),
+      address: ipv4().optional(),
+      /** `lab up --kube`: labels of the node's Kubernetes Node (added to the standard ones). */
+      labels: z.record(labelKey(), labelValue()).optional(),
+      /** `lab up --kube`: the Node's capacity (= allocatable); unset resources take the defaults. */
+      capacity: capacitySchema.optional(),
+    })
+    .strict(),
 ]);
 
 const linkEntry = linkPropertiesInput
@@ -116,7 +154,7 @@ export const topologySchema = z
     mesh: z.boolean().default(false),
     nodes: z.array(nodeEntry).min(1).max(MAX_NODES),
     links: z.array(linkEntry).default([]),
-    /** Extra agent config fields (e.g. `metrics`) for every node's agent with `lab up --agents`. */
+    /** Extra agent config fields (e.g. `measurements`) for every node's agent with `lab up --agents`. */
     agent: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
@@ -176,7 +214,10 @@ export const topologySchema = z
     const nodes = t.nodes.map((n, i) => {
       const name = typeof n === 'string' ? n : n.name;
       const address = typeof n !== 'string' && n.address !== undefined ? n.address : formatIpv4(first + i);
-      return { name, address };
+      const node: TopologyNode = { name, address };
+      if (typeof n !== 'string' && n.labels) node.labels = n.labels;
+      if (typeof n !== 'string' && n.capacity) node.capacity = n.capacity;
+      return node;
     });
     const base = withDefaults(DEFAULT_LINK_PROPERTIES, t.defaults);
     const links = new Map<string, TopologyLink>();
@@ -200,6 +241,10 @@ export interface TopologyNode {
   name: string;
   /** Overlay address (on the node's bridge). */
   address: string;
+  /** Labels of the node's Kubernetes Node (`lab up --kube`). */
+  labels?: Record<string, string>;
+  /** Capacity of the node's Kubernetes Node, resource -> quantity (`lab up --kube`). */
+  capacity?: Record<string, string>;
 }
 
 export interface TopologyLink extends LinkProperties {

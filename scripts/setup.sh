@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-PACKAGES=(iputils-ping iperf3 iproute2 ethtool prometheus procps chromium)
+# etcd-server: etcd for `lab up --kube` and the tests against a real kube-apiserver (kube-apiserver
+# itself comes from the official kubernetes-server tarball: --kube-bin DIR or $LPM_KUBE_BIN);
+# openssl makes the lab cluster's certificates and service-account keys.
+PACKAGES=(iputils-ping iperf3 iproute2 ethtool prometheus procps chromium etcd-server openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,4 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Kubernetes binaries for the `lab up --kube` tests: the shared folder next to the repository,
+# unless LPM_KUBE_BIN names another (with CI=true, tests fail instead of skipping without them).
+if [ -z "${LPM_KUBE_BIN:-}" ] && [ -x ../shared/k8s/bin/kube-apiserver ]; then
+  LPM_KUBE_BIN="$(cd ../shared/k8s/bin && pwd)"
+  export LPM_KUBE_BIN
+fi
 npm test

@@ -27,7 +27,7 @@ export class LinkMatrix {
     this.columnView = undefined;
     this.linkCount = undefined;
     let row = this.rows.get(source);
-    if (!row) this.rows.set(source, (row = new Map()));
+    if (!row) this.rows.set(source, (row = new Map<string, LinkMetrics>()));
     let cell = row.get(target);
     if (!cell) row.set(target, (cell = {}));
     const old = cell[key];

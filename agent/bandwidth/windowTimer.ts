@@ -1,10 +1,11 @@
 // Drives the iperf3 tests through the tournament timetable of timetable.ts: a timer
 // fires at the start of every window, and if this node sends in that window it runs the test.
-// A "busy" answer (the peer's server is taken, e.g. clocks disagree or someone else is testing)
+// A "busy" answer (the target's server is taken, e.g. clocks disagree or someone else is testing)
 // is retried after a random 0.5-2 s while the window still has room for a whole test.
 import {
-  bandwidthBusyUntil,
   planSlot,
+  quietGapSeconds,
+  quietProbeStart,
   slotIndexAt,
   testsInSlot,
   WINDOW_TAIL_SECONDS,
@@ -22,6 +23,8 @@ export interface BandwidthContext {
   jobs: Iperf3Job[];
   /** Explicit slot length (config iperf3.slot). */
   slotSeconds?: number;
+  /** The longest RTT probe run (seconds): every window is followed by a quiet gap it fits into. */
+  probeSeconds?: number;
 }
 
 /** Runs one attempt; returns its result so busy answers can be retried. */
@@ -47,17 +50,21 @@ export class BandwidthWindowTimer {
 
   update(ctx: BandwidthContext): void {
     this.ctx = ctx;
-    this.plan = ctx.jobs.length > 0 ? planSlot(ctx.jobs, ctx.slotSeconds) : undefined;
+    this.plan = ctx.jobs.length > 0 ? planSlot(ctx.jobs, ctx.slotSeconds, quietGapSeconds(ctx.probeSeconds ?? 0)) : undefined;
     this.rounds = roundRobinRounds(ctx.nodes.length);
     clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.stopped) this.armNext();
   }
 
-  /** End of a bandwidth slot with `peer` overlapping [from, to] (unix seconds), if any. */
-  busyUntil(peer: string, from: number, to: number): number | undefined {
-    if (!this.ctx || !this.plan) return undefined;
-    return bandwidthBusyUntil({ ...this.ctx, plan: this.plan, rounds: this.rounds }, peer, from, to);
+  /**
+   * Earliest start >= `from` (unix seconds) of an RTT probe to `target` lasting `runSeconds` that
+   * overlaps no window in which this node or the target tests, `guard` seconds kept clear either
+   * side (see quietProbeStart); `from` itself without a timetable.
+   */
+  quietStart(target: string, from: number, runSeconds: number, guard?: number): number | undefined {
+    if (!this.ctx || !this.plan) return from;
+    return quietProbeStart({ ...this.ctx, plan: this.plan, rounds: this.rounds }, target, from, runSeconds, guard);
   }
 
   async stop(): Promise<void> {
@@ -100,7 +107,7 @@ export class BandwidthWindowTimer {
   private async runWithRetries(test: PlannedTest): Promise<void> {
     const job = this.ctx?.jobs[test.job];
     if (!job) return;
-    // a retry must end before the window's tail, where RTT probes of this pair may run
+    // a retry must end before the window's tail: the quiet gap after it belongs to the RTT probes
     const needs = job.duration + job.omit + WINDOW_TAIL_SECONDS;
     for (let attempt = 1; ; attempt++) {
       const result = await this.run(test, attempt);

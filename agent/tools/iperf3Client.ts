@@ -1,4 +1,4 @@
-// Runs one iperf3 client test towards a peer's iperf3 server: TCP for `bandwidth`, UDP at a fixed
+// Runs one iperf3 client test towards a target's iperf3 server: TCP for `bandwidth`, UDP at a fixed
 // rate for `udp-jitter`. Always -J; the JSON decides the result (see iperf3Output.ts).
 import { isIP } from 'node:net';
 import { execa } from 'execa';
@@ -9,6 +9,8 @@ export interface Iperf3ClientOptions {
   port: number;
   /** Source address (iperf3 -B). */
   source?: string;
+  /** Interface to send through (iperf3 --bind-dev, SO_BINDTODEVICE). */
+  bindDev?: string;
   mode: Iperf3Mode;
   /** Seconds; iperf3 takes whole seconds, so this is rounded up. */
   duration: number;
@@ -39,8 +41,15 @@ export function iperf3ClientArgs(o: Iperf3ClientOptions): string[] {
     '--connect-timeout',
     String(Math.round((o.connectTimeout ?? 3) * 1000)),
     ...(o.source ? ['-B', o.source] : []),
+    ...(o.bindDev ? ['--bind-dev', bindDevName(o.bindDev)] : []),
     ...(o.mode === 'udp' ? ['-u', '-b', String(Math.max(1, Math.round(o.udpRate * 8)))] : []),
   ];
+}
+
+/** An interface name for --bind-dev (checked: it goes on a command line). */
+export function bindDevName(name: string): string {
+  if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(name)) throw new Error(`iperf3: "${name}" is not an interface name`);
+  return name;
 }
 
 export async function runIperf3Client(o: Iperf3ClientOptions): Promise<Iperf3Outcome> {

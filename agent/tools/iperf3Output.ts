@@ -1,7 +1,7 @@
 // Parses `iperf3 -J` client output (checked against iperf 3.12). Only the fields lpm uses are
 // validated; anything else may change between versions. iperf3 reports failures in a top-level
 // `error` string (and, in 3.12, still exits 0 for some of them), so the error field decides, not
-// the exit code. "the server is busy running a test" is its own result: the peer's server is
+// the exit code. "the server is busy running a test" is its own result: the target's server is
 // taken by another client and the test should be retried later.
 import { z } from 'zod';
 

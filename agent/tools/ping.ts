@@ -8,6 +8,8 @@ export interface PingOptions {
   target: string;
   /** Source address (ping -I); none: the kernel picks. */
   source?: string;
+  /** Interface to send through (ping -I IFACE); wins over `source` (ping takes one -I). */
+  interface?: string;
   count: number;
   /** Seconds between requests (ping -i). */
   spacing: number;
@@ -23,6 +25,8 @@ export type PingRunOutcome = PingOutcome | { kind: 'timeout'; message: string };
 export function pingArgs(o: PingOptions): string[] {
   if (isIP(o.target) === 0) throw new Error(`ping: target "${o.target}" is not an IP address`);
   if (o.source !== undefined && isIP(o.source) === 0) throw new Error(`ping: source "${o.source}" is not an IP address`);
+  if (o.interface !== undefined && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(o.interface))
+    throw new Error(`ping: "${o.interface}" is not an interface name`);
   const deadline = Math.ceil(o.count * o.spacing + o.timeout + 1);
   return [
     '-n',
@@ -36,7 +40,7 @@ export function pingArgs(o: PingOptions): string[] {
     String(deadline),
     '-s',
     String(o.size),
-    ...(o.source ? ['-I', o.source] : []),
+    ...(o.interface ? ['-I', o.interface] : o.source ? ['-I', o.source] : []),
     o.target,
   ];
 }

@@ -3,7 +3,8 @@
 // by the bytes/s of A<->B (both directions added). Built from one PromQL answer per refresh
 // (extender/sources/traffic.ts); read, without I/O, during peer resolution.
 import { parseLabelSelector } from '../../src/labelSelector.js';
-import type { PodLike, WeightRule } from './peerAnnotations.js';
+import type { WeightRule } from './peerAnnotations.js';
+import type { PodInfo } from '../pods/podStore.js';
 import { sampleNumber, type VectorSample } from '../sources/prometheusResponse.js';
 
 /**
@@ -61,7 +62,7 @@ export class TrafficMatrix {
 
   private bump(from: string, to: string, v: number): void {
     let row = this.pairs.get(from);
-    if (!row) this.pairs.set(from, (row = new Map()));
+    if (!row) this.pairs.set(from, (row = new Map<string, number>()));
     row.set(to, (row.get(to) ?? 0) + v);
   }
 
@@ -81,7 +82,7 @@ export class TrafficMatrix {
    * The pod's traffic peers as weight rules: one selector `podLabel=B` per app B its app talks to,
    * in B's namespace ("*" when the samples have none), weighted by the bytes/s between them.
    */
-  rulesFor(pod: PodLike): readonly WeightRule[] {
+  rulesFor(pod: PodInfo): readonly WeightRule[] {
     const app = pod.labels[this.podLabel];
     if (app === undefined) return [];
     const memoKey = `${pod.namespace}/${app}`;

@@ -1,6 +1,9 @@
 // What the scheduling path needs to know about pods: where each one runs, and its labels and
-// annotations (to resolve peers). Implemented by the informer-backed cache (Kubernetes) and by an
-// in-memory store (scenario sim mode, tests). Reads are synchronous: no I/O while scheduling.
+// annotations (to resolve peers). One implementation, PodIndex (podIndex.ts), with the indexes
+// peer resolution looks pods up by: with Kubernetes it is PodCache (a PodIndex fed by a pod
+// watch), without it the config's pods (scenario sim mode, demo, tests: whoever owns the store
+// upserts). Reads are synchronous: no I/O while scheduling.
+import type { PeerIndex } from '../peers/peerAnnotations.js';
 
 export interface PodInfo {
   namespace: string;
@@ -14,7 +17,14 @@ export interface PodInfo {
   phase?: string;
 }
 
-export interface PodStore {
+/**
+ * The indexes of PeerIndex (by label, L2S-M network, namespace, reverse peer selector) make peer
+ * resolution a lookup instead of a scan of every pod; like pods(), they include assumed placements.
+ */
+/** The store's indexes (PeerIndex's lookups), for bucketVersion. */
+export type PodIndexName = 'namespace' | 'label' | 'network' | 'peerSelector';
+
+export interface PodStore extends PeerIndex {
   /** True once the initial list has been loaded. */
   readonly ready: boolean;
   /** Every known pod (including pods placed by the extender but not yet confirmed by the watch). */
@@ -23,19 +33,16 @@ export interface PodStore {
   /**
    * Remembers the node the extender chose for a pod, until the watch reports the pod bound
    * (kube-scheduler binds after our answer, and the watch event can arrive after the next pod's
-   * scheduling request: without this, a burst of peers would not see each other).
+   * scheduling request: without this, a burst of peers would not see each other). Only for a
+   * pending pod the store knows (same uid), once per version of it (PodIndex.recordChoice);
+   * returns whether it was recorded.
    */
-  recordChoice(pod: PodInfo, nodeName: string): void;
-
-  // Optional indexes (PodCache and PodIndex have them), so peer resolution is a lookup instead
-  // of a scan of every pod; callers fall back to filtering pods() when a store lacks them.
-  // Results include assumed placements, like pods().
-  /** Pods whose label `key` has exactly `value` (candidates for an equality selector requirement). */
-  podsWithLabel?(key: string, value: string): Iterable<PodInfo>;
-  /** Pods attached to the L2S-M network `network` (its name in `l2sm/networks`). */
-  podsOnNetwork?(network: string): Iterable<PodInfo>;
-  /** Pods of one namespace. */
-  podsInNamespace?(namespace: string): Iterable<PodInfo>;
-  /** Pods whose `lpm.l2sm.io/peers` may select a pod with these labels (../peers/peerAnnotations.ts PeerIndex). */
-  peerDeclarersFor?(labels: Readonly<Record<string, string>>): Iterable<PodInfo>;
+  recordChoice(pod: PodInfo, nodeName: string): boolean;
+  /**
+   * Changes, so a result computed from the store can be reused while it holds (podIndex.ts):
+   * `version` moves with any change that can change a pod's peers, `bucketVersion` with a change
+   * to the pods filed under one index key (0 when there are none).
+   */
+  readonly version: number;
+  bucketVersion(index: PodIndexName, key: string): number;
 }

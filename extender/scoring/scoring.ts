@@ -95,6 +95,8 @@ export interface NodeEvaluation {
   readonly links: LinkView[];
   /** The first `limit` of `links`, computing no more than those. */
   linksUpTo(limit: number): LinkView[];
+  /** linksUpTo(limit) made later: the link values are copied now (not the matrix), the views when called. */
+  linksLater(limit: number): () => LinkView[];
   /** How many peer nodes `links` covers. */
   readonly peerNodeCount: number;
   /** Why the node breaks the pod's limits (built when read); empty when it does not. */
@@ -110,8 +112,21 @@ export interface Evaluation {
   outcome: 'scored' | 'neutral';
   /** Why the answer is neutral (no opinion): no peers, no matrix. */
   neutralReason?: string;
-  nodes: NodeEvaluation[];
+  /** Every candidate's result, in input order (objects made when read; `node(c)` makes one). */
+  readonly nodes: NodeEvaluation[];
   lookups: Record<Freshness, number>;
+  /** The candidates, in input order; the arrays below are indexed like it. */
+  readonly candidates: readonly string[];
+  /** raw(n). */
+  readonly raw: Float64Array;
+  /** Metric lookups (rtt, bandwidth) that were unknown / stale, per candidate. */
+  readonly unknown: Int32Array;
+  readonly stale: Int32Array;
+  /** Indexes of the candidates that break the pod's limits, in input order. */
+  readonly failed: readonly number[];
+  isFailed(c: number): boolean;
+  /** Candidate c's NodeEvaluation (the same object as nodes[c]). */
+  node(c: number): NodeEvaluation;
 }
 
 export interface EvaluateInput {
@@ -132,16 +147,15 @@ export const bandwidthQuality = (bw: number, ref: number): number => (bw <= 0 ? 
 const isDown = (lossStatus: Freshness, loss: number): boolean => lossStatus === 'fresh' && loss >= 1;
 
 /**
- * The value to use for one metric of link n<->m, from a LinkColumns slot pair (`j` is n's index,
- * -1 when the matrix does not know n): the same choice as pickValue, with its direction and age.
+ * The value to use for one metric of link n<->m from its two measurements (value and time of
+ * n->m and of m->n, NaN times when there is none): the same choice as pickValue, with its
+ * direction and age.
  */
-function metricView(side: LinkColumn['forward'][ColumnMetric], rside: LinkColumn['reverse'][ColumnMetric], j: number, now: number, maxAge: number): MetricView {
-  const ft = j >= 0 ? side.time[j]! : NaN;
-  const rt = j >= 0 ? rside.time[j]! : NaN;
-  if (now - ft <= maxAge) return { status: 'fresh', direction: 'forward', value: side.value[j]!, ageSeconds: Math.max(0, now - ft) };
-  if (now - rt <= maxAge) return { status: 'fresh', direction: 'reverse', value: rside.value[j]!, ageSeconds: Math.max(0, now - rt) };
-  if (!Number.isNaN(ft)) return { status: 'stale', direction: 'forward', value: side.value[j]!, ageSeconds: Math.max(0, now - ft) };
-  if (!Number.isNaN(rt)) return { status: 'stale', direction: 'reverse', value: rside.value[j]!, ageSeconds: Math.max(0, now - rt) };
+function metricView(fValue: number, fTime: number, rValue: number, rTime: number, now: number, maxAge: number): MetricView {
+  if (now - fTime <= maxAge) return { status: 'fresh', direction: 'forward', value: fValue, ageSeconds: Math.max(0, now - fTime) };
+  if (now - rTime <= maxAge) return { status: 'fresh', direction: 'reverse', value: rValue, ageSeconds: Math.max(0, now - rTime) };
+  if (!Number.isNaN(fTime)) return { status: 'stale', direction: 'forward', value: fValue, ageSeconds: Math.max(0, now - fTime) };
+  if (!Number.isNaN(rTime)) return { status: 'stale', direction: 'reverse', value: rValue, ageSeconds: Math.max(0, now - rTime) };
   return { status: 'unknown' };
 }
 
@@ -244,14 +258,19 @@ class CandidateEvaluation implements NodeEvaluation {
 
   get links(): LinkView[] {
     if (!this.ctx) return [];
-    this.cachedLinks ??= linkViews(this.node, this.ctx, Infinity);
+    this.cachedLinks ??= linksLater(this.node, this.ctx, Infinity)();
     return this.cachedLinks;
   }
 
   linksUpTo(limit: number): LinkView[] {
     if (!this.ctx) return [];
     if (this.cachedLinks || limit >= this.ctx.peerNodes.length) return this.links.slice(0, limit);
-    return linkViews(this.node, this.ctx, limit);
+    return linksLater(this.node, this.ctx, limit)();
+  }
+
+  linksLater(limit: number): () => LinkView[] {
+    if (!this.ctx) return () => [];
+    return linksLater(this.node, this.ctx, limit);
   }
 
   /** Peer nodes behind `links` (all of them, computed or not). */
@@ -260,47 +279,66 @@ class CandidateEvaluation implements NodeEvaluation {
   }
 }
 
-function linkViews(n: string, c: EvalContext, limit: number): LinkView[] {
+// What linksLater copies per peer node: value and time of n->m and of m->n, per metric.
+const LINK_METRICS = ['rtt_seconds', 'bandwidth_bytes_per_second', 'packet_loss_ratio'] as const satisfies readonly ColumnMetric[];
+const PER_LINK = LINK_METRICS.length * 4;
+
+/**
+ * Node n's links to the first `limit` peer nodes: their measurements are copied now (a few
+ * numbers, no reference to the matrix or its columns), the LinkViews made when the returned
+ * function is called.
+ */
+function linksLater(n: string, c: EvalContext, limit: number): () => LinkView[] {
   const peerNodes = limit < c.peerNodes.length ? c.peerNodes.slice(0, limit) : c.peerNodes;
   const j = c.matrix.columns.index.get(n) ?? -1;
-  return peerNodes.map(([m, weight], i) => {
-    const peers = c.peersOn.get(m) ?? [];
-    if (m === n) return { peerNode: m, peers, weight, quality: 1, contribution: weight };
-    const { forward: f, reverse: r } = c.peerColumns[i]!;
-    const rtt = metricView(f.rtt_seconds, r.rtt_seconds, j, c.now, c.config.rttMaxAge);
-    const bandwidth = metricView(f.bandwidth_bytes_per_second, r.bandwidth_bytes_per_second, j, c.now, c.config.bandwidthMaxAge);
-    const loss = metricView(f.packet_loss_ratio, r.packet_loss_ratio, j, c.now, c.config.rttMaxAge);
-    if (isDown(loss.status, loss.value!))
-      return { peerNode: m, peers, weight, quality: 0, contribution: 0, rtt, bandwidth, loss, down: true };
-    const quality = linkQuality(rtt, bandwidth, c.config);
-    return { peerNode: m, peers, weight, quality, contribution: weight * quality, rtt, bandwidth };
-  });
+  const v = new Float64Array(peerNodes.length * PER_LINK).fill(NaN);
+  if (j >= 0)
+    for (let i = 0; i < peerNodes.length; i++) {
+      const col = c.peerColumns[i]!;
+      LINK_METRICS.forEach((metric, k) => {
+        const at = i * PER_LINK + k * 4;
+        v[at] = col.forward[metric].value[j]!;
+        v[at + 1] = col.forward[metric].time[j]!;
+        v[at + 2] = col.reverse[metric].value[j]!;
+        v[at + 3] = col.reverse[metric].time[j]!;
+      });
+    }
+  const peers = peerNodes.map(([m]) => c.peersOn.get(m) ?? []);
+  const { now, config } = c;
+  return () =>
+    peerNodes.map(([m, weight], i) => {
+      if (m === n) return { peerNode: m, peers: peers[i]!, weight, quality: 1, contribution: weight };
+      const view = (k: number, maxAge: number) => {
+        const at = i * PER_LINK + k * 4;
+        return metricView(v[at]!, v[at + 1]!, v[at + 2]!, v[at + 3]!, now, maxAge);
+      };
+      const rtt = view(0, config.rttMaxAge);
+      const bandwidth = view(1, config.bandwidthMaxAge);
+      const loss = view(2, config.rttMaxAge);
+      if (isDown(loss.status, loss.value!))
+        return { peerNode: m, peers: peers[i]!, weight, quality: 0, contribution: 0, rtt, bandwidth, loss, down: true };
+      const quality = linkQuality(rtt, bandwidth, config);
+      return { peerNode: m, peers: peers[i]!, weight, quality, contribution: weight * quality, rtt, bandwidth };
+    });
 }
 
 /**
  * Scores and filter verdicts for every candidate. Peers are already resolved; per candidate this
- * is a matrix lookup per distinct peer node.
+ * is a read of a few typed-array slots per distinct peer node. The per-candidate results
+ * (`nodes`) are objects made when first read: a request needs only the numbers.
  */
 export function evaluate(input: EvaluateInput): Evaluation {
   const { candidates, peers, limits, matrix, now, config } = input;
   const lookups: Record<Freshness, number> = { fresh: 0, stale: 0, unknown: 0 };
 
   if (peers.weightByNode.size === 0)
-    return {
-      outcome: 'neutral',
-      neutralReason: peers.unplaced.length
-        ? `no placed peers (${peers.unplaced.length} not placed yet)`
-        : 'the pod has no peers',
-      nodes: candidates.map((n) => new CandidateEvaluation(n)),
+    return new CandidateResults(
+      'neutral',
+      candidates,
       lookups,
-    };
-  if (!matrix)
-    return {
-      outcome: 'neutral',
-      neutralReason: 'no link matrix loaded yet',
-      nodes: candidates.map((n) => new CandidateEvaluation(n)),
-      lookups,
-    };
+      peers.unplaced.length ? `no placed peers (${peers.unplaced.length} not placed yet)` : 'the pod has no peers',
+    );
+  if (!matrix) return new CandidateResults('neutral', candidates, lookups, 'no link matrix loaded yet');
 
   const peersOn = new Map<string, string[]>();
   for (const p of peers.peers) {
@@ -326,116 +364,305 @@ export function evaluate(input: EvaluateInput): Evaluation {
     bwLimit: limits.minBandwidth !== undefined ? `, under the pod's min-bandwidth ${formatBandwidth(limits.minBandwidth)}` : '',
   };
 
-  // Peer node by peer node, every candidate in turn: the peer node's column (its links to and from
-  // every node) is read in order, and each candidate's sums live in typed arrays. Per candidate the
-  // peer nodes are still taken in the same order, so every sum is the same as one candidate at a time.
+  // Peer node by peer node, every candidate in turn: the peer node's slots (what its links to
+  // and from every node give now, slotsOf) are read in order, and each candidate's sums live in
+  // typed arrays. Per candidate the peer nodes are still taken in the same order, so every sum is
+  // the same as one candidate at a time.
   const count = candidates.length;
   const columns = matrix.columns;
   // a candidate the matrix has never heard of (-1): every value unknown
   const idx = new Int32Array(count);
   for (let c = 0; c < count; c++) idx[c] = columns.index.get(candidates[c]!) ?? -1;
-  const raw = new Float64Array(count);
-  const unknown = new Int32Array(count);
-  const stale = new Int32Array(count);
-  const rttBad = new Int32Array(count);
-  const bwBad = new Int32Array(count);
-  const rttWorst = new Float64Array(count).fill(-Infinity);
-  const bwWorst = new Float64Array(count).fill(Infinity);
-  // peer node indexes (into ctx.peerNodes) of the worst offenders and of the first link down
-  const rttWorstPeer = new Int32Array(count).fill(-1);
-  const bwWorstPeer = new Int32Array(count).fill(-1);
-  const downPeer = new Int32Array(count).fill(-1);
-  const looked = [0, 0, 0]; // by FRESH, STALE, UNKNOWN
+  const out = new CandidateResults('scored', candidates, lookups, undefined, ctx);
+  const { raw, unknown, stale } = out;
   const { maxRtt, minBandwidth: minBw } = limits;
-  const { rttMaxAge, bandwidthMaxAge } = config;
+  const checkRtt = maxRtt !== undefined;
+  const checkBw = minBw !== undefined;
+  const breach = checkRtt || checkBw ? (out.breaches = new BreachArrays(count)) : undefined;
+  const unknownQuality = quality(false, NaN, false, NaN, config);
+  let fresh = 0;
+  let staleCount = 0;
+  let unknownCount = 0;
 
   for (let i = 0; i < ctx.peerNodes.length; i++) {
     const [m, weight] = ctx.peerNodes[i]!;
     const mi = columns.index.get(m) ?? -1;
     const column = columns.column(m);
     ctx.peerColumns.push(column);
-    const { forward: f, reverse: r } = column;
-    const [fRT, fRV, rRT, rRV] = [f.rtt_seconds.time, f.rtt_seconds.value, r.rtt_seconds.time, r.rtt_seconds.value];
-    const fb = f.bandwidth_bytes_per_second;
-    const rb = r.bandwidth_bytes_per_second;
-    const [fBT, fBV, rBT, rBV] = [fb.time, fb.value, rb.time, rb.value];
-    const [fLT, fLV, rLT, rLV] = [f.packet_loss_ratio.time, f.packet_loss_ratio.value, r.packet_loss_ratio.time, r.packet_loss_ratio.value];
+    const s = slotsOf(column, now, config);
+    const { quality: sq, rtt: sr, bw: sb, unknown: su, stale: ss, down: sd } = s;
     for (let c = 0; c < count; c++) {
       const j = idx[c]!;
       if (mi >= 0 ? j === mi : candidates[c] === m) {
         raw[c] = raw[c]! + weight; // co-located
         continue;
       }
-      // the same choice as metricView, without filling a MetricView (no allocation per lookup)
-      let rttS = UNKNOWN;
-      let bwS = UNKNOWN;
-      let lossS = UNKNOWN;
-      let rttV = NaN;
-      let bwV = NaN;
-      let lossV = NaN;
-      if (j >= 0) {
-        rttS = pickValue(fRT[j]!, fRV[j]!, rRT[j]!, rRV[j]!, now, rttMaxAge);
-        rttV = picked[0]!;
-        bwS = pickValue(fBT[j]!, fBV[j]!, rBT[j]!, rBV[j]!, now, bandwidthMaxAge);
-        bwV = picked[0]!;
-        lossS = pickValue(fLT[j]!, fLV[j]!, rLT[j]!, rLV[j]!, now, rttMaxAge);
-        lossV = picked[0]!;
-      }
-      looked[rttS] = looked[rttS]! + 1;
-      looked[bwS] = looked[bwS]! + 1;
-      if (rttS === UNKNOWN) unknown[c] = unknown[c]! + 1;
-      else if (rttS === STALE) stale[c] = stale[c]! + 1;
-      if (bwS === UNKNOWN) unknown[c] = unknown[c]! + 1;
-      else if (bwS === STALE) stale[c] = stale[c]! + 1;
-      if (lossS === FRESH && lossV >= 1) {
-        // down: quality 0 (adds nothing to raw); the worst offender for every declared limit
-        if (maxRtt !== undefined) rttBad[c] = rttBad[c]! + 1;
-        if (minBw !== undefined) bwBad[c] = bwBad[c]! + 1;
-        if (downPeer[c]! < 0) downPeer[c] = i;
+      if (j < 0) {
+        unknown[c] = unknown[c]! + 2;
+        unknownCount += 2;
+        raw[c] = raw[c]! + weight * unknownQuality;
         continue;
       }
-      raw[c] = raw[c]! + weight * quality(rttS === FRESH, rttV, bwS === FRESH, bwV, config);
+      const u = su[j]!;
+      const st = ss[j]!;
+      unknown[c] = unknown[c]! + u;
+      stale[c] = stale[c]! + st;
+      unknownCount += u;
+      staleCount += st;
+      fresh += 2 - u - st;
+      if (sd[j]) {
+        // down: quality 0 (adds nothing to raw); the worst offender for every declared limit
+        if (breach) {
+          if (checkRtt) breach.rttBad[c] = breach.rttBad[c]! + 1;
+          if (checkBw) breach.bwBad[c] = breach.bwBad[c]! + 1;
+          if (breach.downPeer[c]! < 0) breach.downPeer[c] = i;
+        }
+        continue;
+      }
+      raw[c] = raw[c]! + weight * sq[j]!;
+      if (!breach) continue;
       // keep only the worst offender per limit: messages are built from it when read
-      if (maxRtt !== undefined && rttS === FRESH && rttV > maxRtt) {
-        rttBad[c] = rttBad[c]! + 1;
-        if (rttV > rttWorst[c]!) {
-          rttWorst[c] = rttV;
-          rttWorstPeer[c] = i;
+      const rttV = sr[j]!; // NaN unless fresh: never breaks a limit
+      if (checkRtt && rttV > maxRtt) {
+        breach.rttBad[c] = breach.rttBad[c]! + 1;
+        if (rttV > breach.rttWorst[c]!) {
+          breach.rttWorst[c] = rttV;
+          breach.rttWorstPeer[c] = i;
         }
       }
-      if (minBw !== undefined && bwS === FRESH && bwV < minBw) {
-        bwBad[c] = bwBad[c]! + 1;
-        if (bwV < bwWorst[c]!) {
-          bwWorst[c] = bwV;
-          bwWorstPeer[c] = i;
+      const bwV = sb[j]!;
+      if (checkBw && bwV < minBw) {
+        breach.bwBad[c] = breach.bwBad[c]! + 1;
+        if (bwV < breach.bwWorst[c]!) {
+          breach.bwWorst[c] = bwV;
+          breach.bwWorstPeer[c] = i;
         }
       }
     }
   }
-  lookups.fresh = looked[FRESH]!;
-  lookups.stale = looked[STALE]!;
-  lookups.unknown = looked[UNKNOWN]!;
+  lookups.fresh = fresh;
+  lookups.stale = staleCount;
+  lookups.unknown = unknownCount;
+  if (breach) for (let c = 0; c < count; c++) if (breach.rttBad[c] || breach.bwBad[c]) out.failedIndexes.push(c);
+  return out;
+}
 
-  const peerNode = (i: number) => (i >= 0 ? ctx.peerNodes[i]![0] : '');
-  const nodes = candidates.map((n, c) => {
-    const ev = new CandidateEvaluation(n, ctx);
-    ev.raw = raw[c]!;
-    ev.unknown = unknown[c]!;
-    ev.stale = stale[c]!;
-    if (rttBad[c] || bwBad[c])
+/**
+ * What one peer node's links give every node at one time, slot by slot (a LinkColumns slot: node
+ * n's index), for the scoring loop: the value picked per metric (n->m when fresh, else m->n when
+ * fresh, else the stale one, else unknown: metricView's choice), the quality, the unknown and
+ * stale counts, whether the link is down. It holds for every evaluation time in [from, until]:
+ * until is just before the first time a value in the column turns stale. Kept per column (so per
+ * matrix) and rebuilt when time passes `until` or the scoring config differs.
+ */
+interface Slots {
+  config: ScoringConfig;
+  from: number;
+  until: number;
+  /** quality(n, m); 0 when the link is down. */
+  quality: Float64Array;
+  /** The fresh RTT, NaN when there is none (never breaks a limit). */
+  rtt: Float64Array;
+  /** The fresh bandwidth, NaN when there is none. */
+  bw: Float64Array;
+  /** How many of RTT and bandwidth are unknown / stale (0..2). */
+  unknown: Uint8Array;
+  stale: Uint8Array;
+  /** 1: fresh packet loss of 1. */
+  down: Uint8Array;
+}
+
+const slotCache = new WeakMap<LinkColumn, Slots>();
+
+// A measurement turns stale once now - time > maxAge. The window ends this much before the first
+// time + maxAge ahead, so that floating-point rounding of that sum can never keep a value fresh
+// a moment too long.
+const SLOT_MARGIN_SECONDS = 1e-3;
+
+const sameConfig = (a: ScoringConfig, b: ScoringConfig): boolean =>
+  a === b ||
+  (a.rttWeight === b.rttWeight &&
+    a.bandwidthWeight === b.bandwidthWeight &&
+    a.rttReference === b.rttReference &&
+    a.bandwidthReference === b.bandwidthReference &&
+    a.unknownQuality === b.unknownQuality &&
+    a.rttMaxAge === b.rttMaxAge &&
+    a.bandwidthMaxAge === b.bandwidthMaxAge);
+
+function slotsOf(column: LinkColumn, now: number, config: ScoringConfig): Slots {
+  const s = slotCache.get(column);
+  if (s && now >= s.from && now <= s.until && sameConfig(s.config, config)) return s;
+  const built = buildSlots(column, now, config);
+  slotCache.set(column, built);
+  return built;
+}
+
+function buildSlots(column: LinkColumn, now: number, config: ScoringConfig): Slots {
+  const { forward: f, reverse: r } = column;
+  const [fRT, fRV, rRT, rRV] = [f.rtt_seconds.time, f.rtt_seconds.value, r.rtt_seconds.time, r.rtt_seconds.value];
+  const fb = f.bandwidth_bytes_per_second;
+  const rb = r.bandwidth_bytes_per_second;
+  const [fBT, fBV, rBT, rBV] = [fb.time, fb.value, rb.time, rb.value];
+  const [fLT, fLV, rLT, rLV] = [f.packet_loss_ratio.time, f.packet_loss_ratio.value, r.packet_loss_ratio.time, r.packet_loss_ratio.value];
+  const { rttMaxAge, bandwidthMaxAge } = config;
+  const size = fRT.length;
+  const s: Slots = {
+    config: { ...config },
+    from: now,
+    until: Infinity,
+    quality: new Float64Array(size),
+    rtt: new Float64Array(size),
+    bw: new Float64Array(size),
+    unknown: new Uint8Array(size),
+    stale: new Uint8Array(size),
+    down: new Uint8Array(size),
+  };
+  let next = Infinity;
+  const ahead = (t: number, maxAge: number) => {
+    const end = t + maxAge; // NaN for no value: never ahead
+    if (end >= now - SLOT_MARGIN_SECONDS && end < next) next = end;
+  };
+  for (let j = 0; j < size; j++) {
+    const rttS = pickValue(fRT[j]!, fRV[j]!, rRT[j]!, rRV[j]!, now, rttMaxAge);
+    const rttV = picked[0]!;
+    const bwS = pickValue(fBT[j]!, fBV[j]!, rBT[j]!, rBV[j]!, now, bandwidthMaxAge);
+    const bwV = picked[0]!;
+    const lossS = pickValue(fLT[j]!, fLV[j]!, rLT[j]!, rLV[j]!, now, rttMaxAge);
+    const lossV = picked[0]!;
+    s.unknown[j] = (rttS === UNKNOWN ? 1 : 0) + (bwS === UNKNOWN ? 1 : 0);
+    s.stale[j] = (rttS === STALE ? 1 : 0) + (bwS === STALE ? 1 : 0);
+    s.rtt[j] = rttS === FRESH ? rttV : NaN;
+    s.bw[j] = bwS === FRESH ? bwV : NaN;
+    if (lossS === FRESH && lossV >= 1) s.down[j] = 1;
+    else s.quality[j] = quality(rttS === FRESH, rttV, bwS === FRESH, bwV, config);
+    ahead(fRT[j]!, rttMaxAge);
+    ahead(rRT[j]!, rttMaxAge);
+    ahead(fBT[j]!, bandwidthMaxAge);
+    ahead(rBT[j]!, bandwidthMaxAge);
+    ahead(fLT[j]!, rttMaxAge);
+    ahead(rLT[j]!, rttMaxAge);
+  }
+  s.until = next - SLOT_MARGIN_SECONDS;
+  return s;
+}
+
+/** What broke each candidate's limits, as numbers (only when the pod declares a limit). */
+class BreachArrays {
+  readonly rttBad: Int32Array;
+  readonly bwBad: Int32Array;
+  readonly rttWorst: Float64Array;
+  readonly bwWorst: Float64Array;
+  // peer node indexes (into EvalContext.peerNodes) of the worst offenders and of the first link down
+  readonly rttWorstPeer: Int32Array;
+  readonly bwWorstPeer: Int32Array;
+  readonly downPeer: Int32Array;
+
+  constructor(count: number) {
+    this.rttBad = new Int32Array(count);
+    this.bwBad = new Int32Array(count);
+    this.rttWorst = new Float64Array(count).fill(-Infinity);
+    this.bwWorst = new Float64Array(count).fill(Infinity);
+    this.rttWorstPeer = new Int32Array(count).fill(-1);
+    this.bwWorstPeer = new Int32Array(count).fill(-1);
+    this.downPeer = new Int32Array(count).fill(-1);
+  }
+}
+
+/** evaluate()'s result: numbers per candidate in typed arrays, NodeEvaluation objects on demand. */
+class CandidateResults implements Evaluation {
+  readonly raw: Float64Array;
+  readonly unknown: Int32Array;
+  readonly stale: Int32Array;
+  readonly failedIndexes: number[] = [];
+  breaches: BreachArrays | undefined;
+  neutralReason?: string;
+  private made: CandidateEvaluation[] | undefined;
+  private maxRaw = -1;
+
+  constructor(
+    public outcome: 'scored' | 'neutral',
+    readonly candidates: readonly string[],
+    public lookups: Record<Freshness, number>,
+    neutralReason: string | undefined,
+    private readonly ctx?: EvalContext,
+  ) {
+    this.raw = new Float64Array(candidates.length);
+    this.unknown = new Int32Array(candidates.length);
+    this.stale = new Int32Array(candidates.length);
+    if (neutralReason !== undefined) this.neutralReason = neutralReason;
+  }
+
+  get failed(): readonly number[] {
+    return this.failedIndexes;
+  }
+
+  isFailed(c: number): boolean {
+    const b = this.breaches;
+    return b !== undefined && (b.rttBad[c]! > 0 || b.bwBad[c]! > 0);
+  }
+
+  node(c: number): NodeEvaluation {
+    this.made ??= new Array<CandidateEvaluation>(this.candidates.length);
+    let ev = this.made[c];
+    if (ev) return ev;
+    ev = new CandidateEvaluation(this.candidates[c]!, this.ctx);
+    ev.raw = this.raw[c]!;
+    ev.unknown = this.unknown[c]!;
+    ev.stale = this.stale[c]!;
+    if (this.maxRaw < 0) {
+      this.maxRaw = 0;
+      for (const r of this.raw) if (r > this.maxRaw) this.maxRaw = r;
+    }
+    ev.score = scaledScore(ev.raw, this.maxRaw);
+    const b = this.breaches;
+    if (b && this.isFailed(c)) {
+      const peerNode = (i: number) => (i >= 0 && this.ctx ? this.ctx.peerNodes[i]![0] : '');
       ev.breach = {
-        rttBad: rttBad[c]!,
-        rttWorst: rttWorst[c]!,
-        rttWorstNode: peerNode(rttWorstPeer[c]!),
-        bwBad: bwBad[c]!,
-        bwWorst: bwWorst[c]!,
-        bwWorstNode: peerNode(bwWorstPeer[c]!),
-        downNode: peerNode(downPeer[c]!),
+        rttBad: b.rttBad[c]!,
+        rttWorst: b.rttWorst[c]!,
+        rttWorstNode: peerNode(b.rttWorstPeer[c]!),
+        bwBad: b.bwBad[c]!,
+        bwWorst: b.bwWorst[c]!,
+        bwWorstNode: peerNode(b.bwWorstPeer[c]!),
+        downNode: peerNode(b.downPeer[c]!),
       };
+    }
+    this.made[c] = ev;
     return ev;
-  });
-  scaleScores(nodes);
-  return { outcome: 'scored', nodes, lookups };
+  }
+
+  get nodes(): NodeEvaluation[] {
+    const out = new Array<NodeEvaluation>(this.candidates.length);
+    for (let c = 0; c < out.length; c++) out[c] = this.node(c);
+    return out;
+  }
+}
+
+/**
+ * scaleScores' score of one node: round(10 · raw / max), within 0..10; 0 when max is 0. Always an
+ * integer 0..10: a raw or max that is not a finite number (weights are clamped, so none should be)
+ * gives 0, never NaN (which JSON would send as null).
+ */
+export function scaledScore(raw: number, max: number): number {
+  if (!(max > 0 && max < Infinity && raw > 0 && raw < Infinity)) return 0;
+  const s = Math.round(MAX_EXTENDER_PRIORITY * (raw / max));
+  return s > MAX_EXTENDER_PRIORITY ? MAX_EXTENDER_PRIORITY : s;
+}
+
+/**
+ * scaleScores over typed arrays: the score of candidate `which[k]` (every candidate in order when
+ * `which` is absent), scaled by the largest raw among those candidates only.
+ */
+export function scoresOf(raw: Float64Array, which?: ArrayLike<number>): Uint8Array {
+  const n = which ? which.length : raw.length;
+  let max = 0;
+  for (let k = 0; k < n; k++) {
+    const r = raw[which ? which[k]! : k]!;
+    if (r > max && r < Infinity) max = r;
+  }
+  const out = new Uint8Array(n);
+  for (let k = 0; k < n; k++) out[k] = scaledScore(raw[which ? which[k]! : k]!, max);
+  return out;
 }
 
 function violationsOf(b: Breach, c: EvalContext): Violation[] {
@@ -468,11 +695,8 @@ function who(m: string, peersOn: Map<string, string[]>): string {
 /** score = round(10 · raw / max raw); all 0 when max raw is 0. Mutates and returns the list. */
 export function scaleScores<T extends { raw: number; score: number }>(nodes: T[]): T[] {
   let max = 0;
-  for (const n of nodes) if (n.raw > max) max = n.raw;
-  for (const n of nodes) {
-    const s = max > 0 ? Math.round((MAX_EXTENDER_PRIORITY * n.raw) / max) : 0;
-    n.score = Math.min(MAX_EXTENDER_PRIORITY, Math.max(0, s));
-  }
+  for (const n of nodes) if (n.raw > max && n.raw < Infinity) max = n.raw;
+  for (const n of nodes) n.score = scaledScore(n.raw, max);
   return nodes;
 }
 
@@ -501,7 +725,9 @@ export function explainNode(ev: NodeEvaluation, c: ScoringConfig, maxLines = Inf
 /** explainNode's text for links already picked: `peerNodeCount` of them in all (the rest are counted). */
 export function explainLinks(links: readonly LinkView[], peerNodeCount: number, c: ScoringConfig): string[] {
   const lines = links.map((l) => {
-    const head = `${l.peerNode} [${l.peers.join(', ')}] weight ${round(l.weight)}`;
+    // (a node can run thousands of peers: the first three, and a count)
+    const peers = l.peers.length > 3 ? `${l.peers.slice(0, 3).join(', ')}, and ${l.peers.length - 3} more` : l.peers.join(', ');
+    const head = `${l.peerNode} [${peers}] weight ${round(l.weight)}`;
     if (!l.rtt) return `${head}: co-located, quality 1`;
     if (l.down) {
       const dir = l.loss?.direction === 'reverse' ? ' (reverse direction)' : '';

@@ -12,7 +12,7 @@ export interface MetricSource<T = LinkMatrix> {
   readonly interval: number;
   /** Builds a fresh matrix; throws on failure. Values keep their own measurement timestamps. */
   fetch(signal: AbortSignal): Promise<T>;
-  /** Per-target detail for GET /api/v1/links (e.g. each agent's last scrape). */
+  /** Per-target detail for the extender's GET /api/v1/matrix (e.g. each agent's last scrape). */
   status?(): unknown;
 }
 
@@ -84,9 +84,10 @@ export class MatrixCache<T extends { readonly size: number } = LinkMatrix> {
   /** Refreshes now and then every interval (never overlapping). */
   start(): void {
     this.stopped = false;
+    // refresh() never rejects, so the loop runs unawaited (void) from here and from its timer.
     const loop = async () => {
       await this.refresh();
-      if (!this.stopped) this.timer = setTimeout(loop, this.source.interval * 1000);
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.source.interval * 1000);
     };
     void loop();
   }

@@ -1,7 +1,7 @@
 // `lpm demo`: the whole pipeline on one machine, no cluster (see the README, "Try it").
 import { bool, LOG_LEVEL_FLAG, str, UsageError, type CommandSpec } from '../../src/cli/command.js';
 import { createLogger } from '../../src/log.js';
-import type { DemoMode } from './mode.js';
+import { parseDuration } from '../../src/units.js';
 import { runDemo } from './run.js';
 import { DEMO_LAB, demoTopologyFile } from './topology.js';
 
@@ -10,6 +10,19 @@ function intFlag(v: string | undefined, name: string, def: number, min: number, 
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: "${v}" must be a whole number from ${min} to ${max}`);
   return n;
+}
+
+/** A duration flag ("90s", "2m"; a bare number is seconds, as in the config files) -> seconds, within [min, max]. */
+function durationFlag(v: string | undefined, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  let s: number;
+  try {
+    s = parseDuration(v);
+  } catch (err) {
+    throw new UsageError(`--${name}: ${(err as Error).message}`);
+  }
+  if (!(s >= min && s <= max)) throw new UsageError(`--${name}: "${v}" must be from ${min}s to ${max}s`);
+  return s;
 }
 
 export const demoCommand: CommandSpec = {
@@ -23,7 +36,7 @@ export const demoCommand: CommandSpec = {
     'exit-after-first-decisions': { type: 'boolean', description: 'exit after printing the example placements (CI smoke test)' },
     lab: { type: 'string', description: 'lab name (prefix of namespaces and links)', default: DEMO_LAB, value: 'NAME' },
     topology: { type: 'string', description: 'topology file', value: 'FILE' },
-    'sweep-timeout': { type: 'string', description: 'seconds to wait for the first full measurement sweep', default: '90', value: 'S' },
+    'sweep-timeout': { type: 'string', description: 'how long to wait for the first full measurement sweep', default: '90s', value: 'DURATION' },
     'log-level': { ...LOG_LEVEL_FLAG, default: 'warn' },
   },
   details: `Nothing is installed: run "bash scripts/setup.sh" first (the README's demo command does).
@@ -35,19 +48,19 @@ sim mode on the configured links. Ctrl-C (or SIGTERM) stops and removes everythi
     const mode = str(args, 'mode');
     if (mode !== undefined && mode !== 'lab' && mode !== 'sim') throw new UsageError(`--mode: "${mode}" must be lab or sim`);
     const port = intFlag(str(args, 'port'), 'port', 8888, 0, 65535);
-    const sweepTimeout = intFlag(str(args, 'sweep-timeout'), 'sweep-timeout', 90, 1, 3600);
+    const sweepTimeout = durationFlag(str(args, 'sweep-timeout'), 'sweep-timeout', 90, 1, 3600);
     const level = str(args, 'log-level') ?? 'warn';
     const logger = createLogger('demo', level);
     // the extender warns while the agents start (no answer yet): keep that out of the demo's output
     const extenderLogger = createLogger('extender', level === 'warn' ? 'error' : level);
     try {
       return await runDemo({
-        ...(mode ? { mode: mode as DemoMode } : {}),
+        ...(mode ? { mode } : {}),
         port,
         lab: str(args, 'lab') ?? DEMO_LAB,
         topologyFile: str(args, 'topology') ?? demoTopologyFile(),
         exitAfterFirstDecisions: bool(args, 'exit-after-first-decisions'),
-        sweepTimeoutMs: sweepTimeout * 1000,
+        sweepTimeoutMs: Math.round(sweepTimeout * 1000),
         logger,
         extenderLogger,
         out: (text) => process.stdout.write(text + '\n'),

@@ -5,21 +5,22 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { createExtender } from '../../extender/extender.js';
-import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
+import { PodIndex } from '../../extender/pods/podIndex.js';
 import { DirectSource } from '../../extender/sources/direct.js';
 import type { MetricSource } from '../../extender/sources/source.js';
 import { StaticSource } from '../../extender/sources/static.js';
 import { measurementSchema } from '../../agent/config.js';
 import { extenderConfigSchema } from '../../extender/config.js';
+import { checkCanListen } from '../../src/listen.js';
 import type { Logger } from '../../src/log.js';
-import { podId, type ScenarioPod } from '../scenarioFile.js';
+import { podId } from '../scenarioFile.js';
 import type { Topology } from '../topology.js';
 import { agentUrl } from '../lab/agents.js';
 import { labDown, labUpTopology } from '../lab/lab.js';
 import { stopProcess } from '../lab/processes.js';
 import { freeLoopbackPort, prometheusAvailable, startLabPrometheus } from '../lab/prometheus.js';
 import { prometheusDir } from '../lab/state.js';
-import { SchedulingDriver, type PodSink } from '../runner/driver.js';
+import { podStoreSink, SchedulingDriver } from '../runner/driver.js';
 import { ExtenderClient } from '../runner/extenderClient.js';
 import { CleanupStack, signalAbort } from './cleanup.js';
 import { explainPlacement } from './explain.js';
@@ -47,19 +48,13 @@ export interface DemoOptions {
 
 /** Seconds between RTT runs and between bandwidth sweeps, from the topology's `agent` section. */
 export function measurementIntervals(t: Topology): { rtt: number; bandwidth: number } {
-  const parsed = z.array(measurementSchema).safeParse((t.agent as { metrics?: unknown } | undefined)?.metrics ?? []);
-  const metrics = parsed.success ? parsed.data : [];
+  const parsed = z.array(measurementSchema).safeParse((t.agent as { measurements?: unknown } | undefined)?.measurements ?? []);
+  const measurements = parsed.success ? parsed.data : [];
   return {
-    rtt: metrics.find((m) => m.type === 'rtt')?.interval ?? 10,
-    bandwidth: metrics.find((m) => m.type === 'bandwidth')?.interval ?? 300,
+    rtt: measurements.find((m) => m.type === 'rtt')?.interval ?? 10,
+    bandwidth: measurements.find((m) => m.type === 'bandwidth')?.interval ?? 300,
   };
 }
-
-const storeSink = (store: MemoryPodStore): PodSink => ({
-  arrived: (p: ScenarioPod) => store.set({ namespace: p.namespace, name: p.name, labels: p.labels, annotations: p.annotations, phase: 'Pending' }),
-  bound: (p: ScenarioPod, node: string) =>
-    store.set({ namespace: p.namespace, name: p.name, labels: p.labels, annotations: p.annotations, nodeName: node, phase: 'Running' }),
-});
 
 /** Runs the demo; resolves with the exit code once everything it started is gone. */
 export async function runDemo(opts: DemoOptions): Promise<number> {
@@ -75,6 +70,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const intervals = measurementIntervals(topology);
     out(`lpm demo (${mode} mode): ${nodes.length} nodes (${nodes.join(', ')}), topology ${opts.topologyFile}`);
     if (note) out(note);
+    // The web page's port taken: say so now, not after bringing the lab up (extender.start()
+    // below still fails cleanly with the same ListenError if it is taken in between).
+    if (opts.port !== 0) await checkCanListen('127.0.0.1', opts.port);
 
     let source: MetricSource;
     let prometheusTargets: { agents: Array<{ node: string; target: string }>; emulator?: string } | undefined;
@@ -101,7 +99,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       kubernetes: { enabled: false },
       staleness: { rttInterval: intervals.rtt, bandwidthInterval: intervals.bandwidth },
     });
-    const store = new MemoryPodStore();
+    const store = new PodIndex();
     const extender = await createExtender({ config, podStore: store, source, logger: opts.extenderLogger });
     const url = await extender.start({ host: '127.0.0.1', port: opts.port });
     cleanup.push('extender closed', () => extender.close());
@@ -152,7 +150,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       podsPerNode: DEMO_SCHEDULER.podsPerNode,
       schedulerName: DEMO_SCHEDULER.schedulerName,
       extender: new ExtenderClient(url),
-      sink: storeSink(store),
+      sink: podStoreSink(store),
       run: 'demo',
     });
     for (const pod of demoPods()) {

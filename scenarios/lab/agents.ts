@@ -12,8 +12,8 @@ import { lpmBin } from './paths.js';
 
 export const AGENT_PORT = 9105;
 
-/** Peers of a node: nodes it has links to in both directions (a one-way link cannot carry a ping). */
-export function agentPeers(plan: LabPlan, node: string): { name: string; address: string }[] {
+/** Targets of a node's agent: nodes it has links to in both directions (a one-way link cannot carry a ping). */
+export function agentTargets(plan: LabPlan, node: string): { name: string; address: string }[] {
   const has = (a: string, b: string) => plan.links.some((l) => l.from === a && l.to === b);
   return plan.nodes
     .filter((n) => n.name !== node && has(node, n.name) && has(n.name, node))
@@ -26,7 +26,7 @@ export function agentConfig(plan: LabPlan, node: PlannedNode, extra: Record<stri
     node: node.name,
     address: node.overlayAddress,
     listen: `${node.underlayAddress}:${AGENT_PORT}`,
-    peers: agentPeers(plan, node.name),
+    targets: agentTargets(plan, node.name),
     ...extra,
   } as AgentConfigInput;
   const parsed = agentConfigSchema.safeParse(cfg);

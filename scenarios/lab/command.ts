@@ -3,18 +3,25 @@
 import { readFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { bool, LOG_LEVEL_FLAG, str, UsageError, type CommandSpec, type ParsedArgs } from '../../src/cli/command.js';
+import { ListenError } from '../../src/listen.js';
 import { createLogger } from '../../src/log.js';
 import { formatBandwidth, formatDuration, parseDuration } from '../../src/units.js';
 import type { LinkProperties } from '../topology.js';
 import { agentUrl } from './agents.js';
+import { capacityWarnings, readEmulatorCapacity } from './capacity.js';
 import { startEmulator } from './emulator.js';
+import { emulatorStatusLines } from './emulatorStatus.js';
 import { labDown, labExec, labSet, labStatus, labUp, type LabStatus } from './lab.js';
 import { linkKey } from './plan.js';
+import { packageRoot } from './paths.js';
 import { parseSetArgs } from './setArgs.js';
+import { runKubeletProcess } from './kube/kubeletProcess.js';
+import { formatKubeStatus, kubeUsage } from './kube/statusText.js';
 import { emulatorInfoPath, listLabs, resolveLab, writeJsonAtomic, type LabState } from './state.js';
 
 const DETAILS = `Subcommands:
-  lab up FILE [--agents] [--prometheus] create the lab described by the topology file FILE
+  lab up FILE [--agents] [--prometheus] [--kube [--kube-bin DIR]]
+                                         create the lab described by the topology file FILE
   lab down [NAME]                        stop its processes, remove its namespaces and links
   lab status [NAME] [--json]             nodes, addresses, links (live counters), processes
   lab exec NODE [--lab NAME] -- CMD...   run CMD inside NODE's network namespace
@@ -23,8 +30,19 @@ const DETAILS = `Subcommands:
                                          (quote 'a->b' in a shell, or write a:b)
 NAME may be left out when exactly one lab is up. Needs root (network namespaces).
 
+--kube also runs a Kubernetes control plane for the lab on loopback (it implies --agents):
+etcd, kube-apiserver, every node a Ready Node, the lpm extender (source: the agents, or the
+lab Prometheus with --prometheus), kube-scheduler twice (default-scheduler, and lpm-scheduler
+from manifests/base/lpm-scheduler-config.yaml) and a hollow kubelet that marks pods Running
+with the node's overlay address as pod IP. A pod annotated
+  lpm.l2sm.io/lab-command: '["iperf3", "-s"]'    (or: container = its first container's command)
+gets that command run inside its node's namespace; deleting the pod stops it. Needs
+kube-apiserver and kube-scheduler v1.26+ (--kube-bin DIR or $LPM_KUBE_BIN; they are in the
+official kubernetes-server-linux-amd64.tar.gz) and etcd (Debian: apt-get install etcd-server).
+
 Example:
   lpm lab up lab.yaml --agents
+  lpm lab up scenarios/topologies/demo.yaml --kube --kube-bin ~/kubernetes/server/bin
   lpm lab exec a -- ping -c 3 10.200.0.2
   lpm lab set a:b delay=20ms loss=1% --both
   lpm lab down demo`;
@@ -32,7 +50,7 @@ Example:
 export const labCommand: CommandSpec = {
   name: 'lab',
   summary: 'emulated L2S-M overlay on this machine (namespaces, VXLAN, userspace link emulator)',
-  usage: 'lab up FILE [--agents] | down [NAME] | status [NAME] | exec NODE -- CMD... | set FROM->TO KEY=VALUE...',
+  usage: 'lab up FILE [--agents] [--kube] | down [NAME] | status [NAME] | exec NODE -- CMD... | set FROM->TO KEY=VALUE...',
   details: DETAILS,
   allowPositionals: true,
   flags: {
@@ -42,6 +60,15 @@ export const labCommand: CommandSpec = {
       description: "up: also start Debian's prometheus on loopback (port 9090 if free) scraping the agents and the emulator",
     },
     'scrape-interval': { type: 'string', description: 'up --prometheus: scrape interval', default: '15s', value: 'DURATION' },
+    kube: {
+      type: 'boolean',
+      description: 'up: also run a Kubernetes control plane (etcd, kube-apiserver, two kube-schedulers, the lpm extender, a hollow kubelet); implies --agents',
+    },
+    'kube-bin': {
+      type: 'string',
+      description: 'up --kube: folder of kube-apiserver, kube-scheduler, kubectl (default: $LPM_KUBE_BIN, else PATH)',
+      value: 'DIR',
+    },
     'normal-priority': {
       type: 'boolean',
       description: 'up: run the emulator without real-time priority (less accurate delays on a busy machine)',
@@ -53,7 +80,7 @@ export const labCommand: CommandSpec = {
     lab: { type: 'string', description: 'exec, set: the lab (default: the only one up)', value: 'NAME' },
     both: { type: 'boolean', description: 'set: change both directions' },
     json: { type: 'boolean', description: 'status: print JSON' },
-    state: { type: 'string', description: 'emulator (internal): the lab state file', value: 'FILE' },
+    state: { type: 'string', description: 'emulator, kubelet (internal): the lab state file', value: 'FILE' },
     'log-level': LOG_LEVEL_FLAG,
   },
   async run(args) {
@@ -75,6 +102,11 @@ export const labCommand: CommandSpec = {
         return set(args, pos);
       case 'emulator':
         return emulator(args, level);
+      case 'kubelet': {
+        const file = str(args, 'state');
+        if (!file) throw new UsageError('lab kubelet needs --state FILE (it is started by "lpm lab up --kube")');
+        return runKubeletProcess(file, createLogger('lab-kubelet', level));
+      }
       case undefined:
         throw new UsageError('missing subcommand (up, down, status, exec, set); see "lpm lab --help"');
       default:
@@ -84,17 +116,33 @@ export const labCommand: CommandSpec = {
 };
 
 async function up(args: ParsedArgs, pos: string[], level: string): Promise<number> {
-  if (pos.length !== 1) throw new UsageError('usage: lpm lab up FILE [--agents]');
+  if (pos.length !== 1) throw new UsageError('usage: lpm lab up FILE [--agents] [--prometheus] [--kube [--kube-bin DIR]]');
+  if (str(args, 'kube-bin') !== undefined && !bool(args, 'kube')) throw new UsageError('--kube-bin goes with --kube');
+  // checked before anything is created: a typo is a usage error, not a half-built lab
+  let scrapeInterval = 15;
+  if (bool(args, 'prometheus')) {
+    const v = str(args, 'scrape-interval') ?? '15s';
+    try {
+      scrapeInterval = parseDuration(v);
+    } catch (err) {
+      throw new UsageError(`--scrape-interval: ${(err as Error).message}`);
+    }
+    if (!(scrapeInterval > 0)) throw new UsageError(`--scrape-interval: "${v}" must be longer than 0s`);
+  }
   const log = createLogger('lab', level);
   const state = await labUp(pos[0]!, {
     agents: bool(args, 'agents'),
     normalPriority: bool(args, 'normal-priority'),
     noCompensation: bool(args, 'no-latency-compensation'),
-    ...(bool(args, 'prometheus') ? { prometheus: { scrapeInterval: parseDuration(str(args, 'scrape-interval') ?? '15s') } } : {}),
+    ...(bool(args, 'prometheus') ? { prometheus: { scrapeInterval } } : {}),
+    ...(bool(args, 'kube') ? { kube: { ...(str(args, 'kube-bin') ? { binDir: str(args, 'kube-bin')! } : {}), logLevel: level } } : {}),
     log,
   });
   process.stdout.write(`lab ${state.name} is up\n`);
   process.stdout.write(formatStatus({ state, emulatorAlive: true, agentsAlive: {}, namespaces: [] }, false));
+  const capacity = await readEmulatorCapacity(packageRoot());
+  for (const w of capacity ? capacityWarnings(state.plan.links, state.plan.nodes.length, capacity) : []) process.stderr.write(`lpm lab up: warning: ${w}\n`);
+  if (state.kube) process.stdout.write(kubeUsage(state));
   return 0;
 }
 
@@ -153,7 +201,16 @@ async function emulator(args: ParsedArgs, level: string): Promise<number> {
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'cannot raise the emulator priority; delays may be less accurate');
   }
-  const em = await startEmulator(state.plan, log, { compensate: state.compensate ?? true });
+  let em;
+  try {
+    em = await startEmulator(state.plan, log, { compensate: state.compensate ?? true });
+  } catch (err) {
+    // startEmulator closed what it had opened; one line for the log `lab up` shows on failure
+    if (!(err instanceof ListenError)) throw err;
+    process.stderr.write(`lpm lab emulator: ${err.message}\n`);
+    log.flush();
+    return 2;
+  }
   await writeJsonAtomic(emulatorInfoPath(state.name), em.info);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -200,11 +257,7 @@ function formatStatus(s: LabStatus, live: boolean): string {
     lines.push(
       `  prometheus pid ${state.prometheus.pid}${live ? (s.prometheusAlive ? ' running' : ' NOT RUNNING') : ''}, ${state.prometheus.url}, log ${state.prometheus.log}`,
     );
-  if (s.emulator)
-    lines.push(
-      `  emulator lateness: mean ${formatDuration(s.emulator.lateness.meanSeconds)}, max ${formatDuration(s.emulator.lateness.maxSeconds)} over ${s.emulator.lateness.packets} packets; ` +
-        `receive latency ${formatDuration(s.emulator.receiveLatencySeconds)} (${s.emulator.compensate ? 'compensated' : 'not compensated'})`,
-    );
+  if (s.emulator) lines.push(...emulatorStatusLines(s.emulator));
   const nodeRows = [['NODE', 'NAMESPACE', 'OVERLAY', 'UNDERLAY', 'AGENT']];
   for (const n of p.nodes) {
     const a = state.agents.find((x) => x.node === n.name);
@@ -214,7 +267,7 @@ function formatStatus(s: LabStatus, live: boolean): string {
     nodeRows.push([n.name, n.netns, n.overlayAddress, n.underlayAddress, agent]);
   }
   lines.push(table(nodeRows).trimEnd());
-  const linkRows = [['LINK', 'DELAY', 'JITTER', 'LOSS', 'RATE', 'QUEUE', 'PACKETS', 'BYTES', 'DROPS(loss/queue)']];
+  const linkRows = [['LINK', 'DELAY', 'JITTER', 'LOSS', 'RATE', 'QUEUE', 'PACKETS', 'BYTES', 'DROPS(loss/queue)', 'LANE']];
   for (const l of p.links) {
     const liveLink = s.emulator?.links.find((x) => x.source === l.from && x.target === l.to);
     const props = liveLink?.properties ?? l;
@@ -228,9 +281,11 @@ function formatStatus(s: LabStatus, live: boolean): string {
       liveLink ? String(liveLink.counters.packets) : '-',
       liveLink ? String(liveLink.counters.bytes) : '-',
       liveLink ? `${liveLink.counters.dropped.loss}/${liveLink.counters.dropped.queue}` : '-',
+      liveLink?.lane !== undefined ? String(liveLink.lane) : '-',
     ]);
   }
   if (p.links.length) lines.push(table(linkRows).trimEnd());
   else lines.push('  (no links)');
+  if (state.kube) lines.push(formatKubeStatus(state, live ? s.kubeAlive : undefined).trimEnd());
   return lines.join('\n') + '\n';
 }

@@ -15,6 +15,9 @@ import { linkKey, pickUnderlay, planLab } from './plan.js';
 import { lpmBin } from './paths.js';
 import { findByMarker, isAlive, spawnDetached, stopProcess } from './processes.js';
 import type { SetRequest } from './setArgs.js';
+import type { LabExtenderSource } from './kube/extender.js';
+import { kubeAlive, kubeProcesses, kubeUp, prepareKube, type KubeOptions } from './kube/kubeLab.js';
+import { kubeMarker } from './kube/state.js';
 import {
   agentConfigPath,
   emulatorInfoPath,
@@ -37,6 +40,8 @@ export interface UpOptions {
   noCompensation?: boolean;
   /** Also start a Prometheus on loopback scraping the agents and the emulator (needs --agents to be useful). */
   prometheus?: { port?: number; scrapeInterval?: number; /** extenders' /metrics, HOST:PORT */ extenders?: string[] };
+  /** Also run a Kubernetes control plane for the lab (implies agents): see kube/kubeLab.ts. */
+  kube?: KubeOptions;
   log?: Logger;
   /** How long to wait for the emulator to listen. */
   readyTimeoutMs?: number;
@@ -59,6 +64,8 @@ export async function labUpTopology(topology: Topology, file: string, opts: UpOp
   const leftovers = [...(await labNamespaces(name)), ...(await labRootLinks(name))];
   if (leftovers.length)
     throw new Error(`lab ${name} has leftovers (${leftovers.join(', ')}); run "lpm lab down ${name}" first`);
+  // --kube: binaries found before anything is created
+  const kubePrepared = opts.kube ? await prepareKube(opts.kube) : undefined;
   const underlay = pickUnderlay(await rootRoutes(), parseSubnet(topology.subnet), topology.underlay);
   const plan = planLab(topology, underlay);
   const bin = lpmBin();
@@ -106,19 +113,28 @@ export async function labUpTopology(topology: Topology, file: string, opts: UpOp
     await installFdb(plan, info.ports);
     opts.log?.info({ lab: name, httpPort: info.httpPort, links: plan.links.length }, 'emulator ready');
 
-    if (opts.agents) await startAgents(state, state.agentExtra ?? {}, save);
+    // the lab's extender reads the agents (directly, or through Prometheus)
+    if (opts.agents || opts.kube) await startAgents(state, state.agentExtra ?? {}, save);
     if (opts.prometheus) {
       const port = opts.prometheus.port ?? (await freeLoopbackPort(9090));
       state.prometheus = await startLabPrometheus(
         {
           agents: state.agents.map((a) => ({ node: a.node, target: `${plan.nodes.find((n) => n.name === a.node)!.underlayAddress}:${AGENT_PORT}` })),
           emulator: `127.0.0.1:${info.httpPort}`,
-          ...(opts.prometheus.extenders ? { extenders: opts.prometheus.extenders } : {}),
+          ...(opts.prometheus.extenders || kubePrepared
+            ? { extenders: [...(opts.prometheus.extenders ?? []), ...(kubePrepared ? [`127.0.0.1:${kubePrepared.extenderPort}`] : [])] }
+            : {}),
         },
         { lab: name, dir: prometheusDir(name), port, scrapeInterval: opts.prometheus.scrapeInterval ?? 15 },
       );
       await save();
       opts.log?.info({ lab: name, url: state.prometheus.url }, 'prometheus ready');
+    }
+    if (opts.kube && kubePrepared) {
+      const source: LabExtenderSource = state.prometheus
+        ? { type: 'prometheus', url: state.prometheus.url, interval: opts.prometheus?.scrapeInterval ?? 15 }
+        : { type: 'direct' };
+      await kubeUp(state, kubePrepared, source, opts.kube, save, opts.log);
     }
     state.phase = 'up';
     await save();
@@ -178,6 +194,8 @@ export async function labDown(name: string): Promise<DownResult> {
     state = undefined; // unreadable: the sweep below still finds everything by name
   }
   const procs = [
+    // the hollow kubelet first: it stops the pods' workloads
+    ...kubeProcesses(state?.kube),
     ...(state?.prometheus ? [state.prometheus] : []),
     ...(state?.agents ?? []),
     ...(state?.emulator ? [state.emulator] : []),
@@ -188,7 +206,7 @@ export async function labDown(name: string): Promise<DownResult> {
     await stopProcess(p);
   }
   // Anything started but not recorded (crash between spawn and save).
-  const markers = [`--state ${statePath(name)}`, `--config ${agentConfigPath(name, '')}`, prometheusMarker(name)];
+  const markers = [`--state ${statePath(name)}`, `--config ${agentConfigPath(name, '')}`, prometheusMarker(name), kubeMarker(name)];
   for (const marker of markers) {
     for (const pid of await findByMarker(marker)) {
       stopped++;
@@ -205,6 +223,8 @@ export interface LabStatus {
   emulatorAlive: boolean;
   prometheusAlive?: boolean;
   agentsAlive: Record<string, boolean>;
+  /** `up --kube`: control-plane process name -> running. */
+  kubeAlive?: Record<string, boolean>;
   /** Live link properties and counters, when the emulator answers. */
   emulator?: EmulatorReport;
   namespaces: string[];
@@ -220,7 +240,7 @@ export async function labStatus(name: string): Promise<LabStatus> {
   let emulator: EmulatorReport | undefined;
   if (emulatorAlive && state.emulator?.httpPort) {
     try {
-      emulator = await emulatorGet(state, '/api/v1/links');
+      emulator = await emulatorGet(state, '/api/v1/emulated-links');
     } catch {
       emulator = undefined;
     }
@@ -230,6 +250,7 @@ export async function labStatus(name: string): Promise<LabStatus> {
     emulatorAlive,
     agentsAlive,
     ...(prometheusAlive !== undefined ? { prometheusAlive } : {}),
+    ...(state.kube ? { kubeAlive: await kubeAlive(state.kube) } : {}),
     ...(emulator ? { emulator } : {}),
     namespaces: await labNamespaces(name),
   };
@@ -257,7 +278,7 @@ export async function labSet(name: string, req: SetRequest, both = false): Promi
       throw new Error(`lab ${name} has no link ${linkKey(a, b)} (links: ${state.plan.links.map((l) => linkKey(l.from, l.to)).join(', ')})`);
   const out: EmulatorLinkReport[] = [];
   for (const [a, b] of pairs) {
-    const res = await fetch(`${emulatorUrl(state)}/api/v1/links/${encodeURIComponent(a)}/${encodeURIComponent(b)}`, {
+    const res = await fetch(`${emulatorUrl(state)}/api/v1/emulated-links/${encodeURIComponent(a)}/${encodeURIComponent(b)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(req.raw),

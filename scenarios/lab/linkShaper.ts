@@ -27,6 +27,11 @@ export class LinkShaper {
     return this.properties;
   }
 
+  /** When the rate limiter has sent everything queued so far (same clock as `admit`). */
+  get freeAt(): number {
+    return this.linkFree;
+  }
+
   /** Seconds a packet arriving now would wait before its serialization starts. */
   backlog(now: number): number {
     return Math.max(0, this.linkFree - now);

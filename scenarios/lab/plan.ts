@@ -26,6 +26,9 @@ export interface PlannedNode {
   mac: string;
   /** Root end of the node's underlay veth (on the root bridge); the other end is `eth0` in the node. */
   vethRoot: string;
+  /** From the topology file, for the node's Kubernetes Node (`lab up --kube`). */
+  labels?: Record<string, string>;
+  capacity?: Record<string, string>;
 }
 
 export interface LabPlan {
@@ -90,6 +93,8 @@ export function planLab(t: Topology, underlay: string): LabPlan {
     underlayAddress: formatIpv4(first + i),
     mac: nodeMac(i + 1),
     vethRoot: vethRootName(t.name, i + 1),
+    ...(n.labels ? { labels: { ...n.labels } } : {}),
+    ...(n.capacity ? { capacity: { ...n.capacity } } : {}),
   }));
   return {
     name: t.name,

@@ -44,5 +44,5 @@ export function parseSetArgs(args: string[]): SetRequest {
   const parsed = linkPropertiesPatchSchema.safeParse(raw);
   if (!parsed.success)
     throw new Error(parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '));
-  return { from: from!, to: to!, raw, patch: parsed.data as LinkPropertiesPatch };
+  return { from: from!, to: to!, raw, patch: parsed.data };
 }

@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LabPlan } from './plan.js';
+import type { KubeState } from './kube/state.js';
 
 /** Directory of state files; LPM_LAB_DIR overrides it (e.g. without write access to /run). */
 export function labDir(): string {
@@ -47,6 +48,8 @@ export interface LabState {
   agents: (ProcessRecord & { node: string; config: string })[];
   /** `up --prometheus`: a Prometheus on loopback scraping the agents and the emulator. */
   prometheus?: ProcessRecord & { url: string; port: number };
+  /** `up --kube`: the lab's Kubernetes control plane (kube/state.ts). */
+  kube?: KubeState;
 }
 
 /** What the emulator writes once it listens. */

@@ -7,10 +7,11 @@
 //   4. the highest total wins; ties go to the first node name (kube-scheduler picks at random);
 //   5. bind: the pod store learns the placement, so the next pods see this one as a peer.
 // Without an extender (the "default" placement) steps 2-3 are skipped: spread only.
+import type { PodIndex } from '../../extender/pods/podIndex.js';
 import type { ScenarioPod } from '../scenarioFile.js';
 import { podId } from '../scenarioFile.js';
 import type { ExtenderClient } from './extenderClient.js';
-import { podObject } from './podObject.js';
+import { podObject, podUid } from './podObject.js';
 import { nodeHasRoom, spreadScore } from './spread.js';
 
 export interface NodeScore {
@@ -33,6 +34,10 @@ export interface Placement {
   filtered: Record<string, string>;
   /** Scores of the nodes that were scored, best first. */
   scores: NodeScore[];
+  /** Lab mode through kube-scheduler: who placed it (scheduler name, or "bound by nodeName"). */
+  scheduler?: string;
+  /** Lab mode through kube-scheduler: the pod's events ("COMPONENT REASON: message"), oldest first. */
+  events?: string[];
 }
 
 /** Where placements go: the extender's pod store in sim/lab mode. */
@@ -41,6 +46,15 @@ export interface PodSink {
   arrived(pod: ScenarioPod): void;
   /** The pod is bound to `node`. */
   bound(pod: ScenarioPod, node: string): void;
+}
+
+/** A sink that tells the extender's pod store, as a pod watch would. */
+export function podStoreSink(store: Pick<PodIndex, 'upsert'>): PodSink {
+  const info = (p: ScenarioPod) => ({ namespace: p.namespace, name: p.name, labels: p.labels, annotations: p.annotations });
+  return {
+    arrived: (p) => store.upsert({ ...info(p), phase: 'Pending' }),
+    bound: (p, node) => store.upsert({ ...info(p), nodeName: node, phase: 'Running' }),
+  };
 }
 
 export interface DriverOptions {
@@ -100,7 +114,7 @@ export class SchedulingDriver {
     });
     if (feasible.length === 0) return { pod: id, node: null, reason: 'no node has room', filtered, scores: [] };
 
-    const body = podObject(pod, { schedulerName: opts.schedulerName, run: opts.run ?? 'scenario' });
+    const body = podObject(pod, { schedulerName: opts.schedulerName, uid: podUid(pod, opts.run ?? 'scenario') });
     if (opts.extender) {
       const f = await opts.extender.filter(body, feasible);
       Object.assign(filtered, f.failed);

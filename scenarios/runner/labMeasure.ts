@@ -3,7 +3,7 @@
 import { DirectSource } from '../../extender/sources/direct.js';
 import type { LinkMatrix } from '../../src/linkMatrix.js';
 import type { LinkMetricKey } from '../../src/linkMetrics.js';
-import { agentPeers } from '../lab/agents.js';
+import { agentTargets } from '../lab/agents.js';
 import type { LabPlan } from '../lab/plan.js';
 import type { Progress } from './placementRun.js';
 
@@ -11,7 +11,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Directed pairs the agents measure (both directions linked). */
 export function measuredPairs(plan: LabPlan): Array<[string, string]> {
-  return plan.nodes.flatMap((n) => agentPeers(plan, n.name).map((p): [string, string] => [n.name, p.name]));
+  return plan.nodes.flatMap((n) => agentTargets(plan, n.name).map((t): [string, string] => [n.name, t.name]));
 }
 
 async function poll(
@@ -64,19 +64,31 @@ export function waitForSweep(
   );
 }
 
-/** The RTT of the changed pairs measured again, by runs that started after `since`. */
+/**
+ * The RTT of the changed pairs measured again, by `runs` runs that started after `since`: the
+ * agents export the median of their last runs (5 by default), which follows a change once 3 runs
+ * have seen it. Runs are told apart by their timestamps (a run every rttInterval, polled every 0.5 s).
+ */
 export function waitForRemeasure(
   source: DirectSource,
   pairs: ReadonlyArray<[string, string]>,
   since: number,
   timeoutS: number,
   progress: Progress,
+  runs = 3,
 ): Promise<void> {
+  const seen = new Map<string, Set<number>>(pairs.map(([a, b]) => [`${a}->${b}`, new Set()]));
   return poll(
     source,
-    (m) => pairs.flatMap(([a, b]) => ((m.get(a, b)?.rtt_seconds?.timestamp ?? 0) <= since ? [`${a}->${b}`] : [])),
+    (m) =>
+      pairs.flatMap(([a, b]) => {
+        const key = `${a}->${b}`;
+        const t = m.get(a, b)?.rtt_seconds?.timestamp ?? 0;
+        if (t > since) seen.get(key)!.add(t);
+        return seen.get(key)!.size < runs ? [key] : [];
+      }),
     timeoutS,
-    'the changed links to be measured again',
+    `the changed links to be measured again (${runs} runs)`,
     progress,
   );
 }

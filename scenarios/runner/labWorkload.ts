@@ -26,6 +26,12 @@ export interface WorkloadInput {
   pods: readonly string[];
   nodeOf: ReadonlyMap<string, string | null>;
   progress: Progress;
+  /**
+   * Starts the services (default: `ip netns exec NODE lpm scenario serve --spec` children of this
+   * process). Lab mode through kube-scheduler hands the specs to the pods' lab commands instead.
+   * Resolves once every service listens; the returned function stops them.
+   */
+  startServices?: (specs: Array<ServiceSpec & { node: string }>) => Promise<() => Promise<void>>;
 }
 
 /** The service spec of every pod in the call graph; calls to unplaced pods are left out. */
@@ -60,8 +66,8 @@ export function serviceSpecs(
 }
 
 async function linkCounters(state: LabState): Promise<Map<string, number>> {
-  const res = await fetch(`${emulatorUrl(state)}/api/v1/links`, { signal: AbortSignal.timeout(3000) });
-  if (!res.ok) throw new Error(`emulator /api/v1/links: HTTP ${res.status}`);
+  const res = await fetch(`${emulatorUrl(state)}/api/v1/emulated-links`, { signal: AbortSignal.timeout(3000) });
+  if (!res.ok) throw new Error(`emulator /api/v1/emulated-links: HTTP ${res.status}`);
   const report = (await res.json()) as EmulatorReport;
   return new Map(report.links.map((l) => [`${l.source}->${l.target}`, l.counters.bytes]));
 }
@@ -98,20 +104,9 @@ export async function measureWorkload(w: WorkloadInput): Promise<WorkloadMeasure
   for (const d of dropped) w.progress(`    call left out: ${d}`);
   const entryNode = w.nodeOf.get(traffic.entry);
   if (!entryNode) throw new Error(`the entry pod ${traffic.entry} is not placed`);
-  const bin = lpmBin();
-  const children: ResultPromise[] = [];
+  let stopServices: (() => Promise<void>) | undefined;
   try {
-    for (const spec of specs) {
-      const node = state.plan.nodes.find((n) => n.name === spec.node)!;
-      const { node: _n, ...wire } = spec;
-      const child = execa('ip', ['netns', 'exec', node.netns, process.execPath, bin, 'scenario', 'serve', '--spec', JSON.stringify(wire)], {
-        buffer: false,
-        stdin: 'ignore',
-        reject: false,
-      });
-      children.push(child);
-      await waitReady(child, spec.pod, 15_000);
-    }
+    stopServices = await (w.startServices ?? ((x) => startChildServices(state, x)))(specs);
     const entry = state.plan.nodes.find((n) => n.name === entryNode)!;
     const url = `http://${entry.underlayAddress}:${BASE_PORT + w.pods.indexOf(traffic.entry)}/`;
     let before = new Map<string, number>();
@@ -155,8 +150,34 @@ export async function measureWorkload(w: WorkloadInput): Promise<WorkloadMeasure
       seconds: traffic.duration,
     };
   } finally {
+    await stopServices?.();
+  }
+}
+
+/** The services as children of this process, each in its node's namespace. */
+async function startChildServices(state: LabState, specs: Array<ServiceSpec & { node: string }>): Promise<() => Promise<void>> {
+  const bin = lpmBin();
+  const children: ResultPromise[] = [];
+  const stop = async () => {
     for (const c of children) c.kill('SIGTERM');
     await Promise.allSettled(children.map((c) => Promise.race([c, new Promise((r) => setTimeout(r, 3000))])));
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  };
+  try {
+    for (const spec of specs) {
+      const node = state.plan.nodes.find((n) => n.name === spec.node)!;
+      const { node: _n, ...wire } = spec;
+      const child = execa('ip', ['netns', 'exec', node.netns, process.execPath, bin, 'scenario', 'serve', '--spec', JSON.stringify(wire)], {
+        buffer: false,
+        stdin: 'ignore',
+        reject: false,
+      });
+      children.push(child);
+      await waitReady(child, spec.pod, 15_000);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return stop;
 }

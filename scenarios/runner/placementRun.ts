@@ -4,11 +4,11 @@
 // and in how a link change is applied.
 import type { Decision } from '../../extender/decisionLog.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
-import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
+import { PodIndex } from '../../extender/pods/podIndex.js';
 import type { MetricSource } from '../../extender/sources/source.js';
 import type { Logger } from '../../src/log.js';
-import { podId, type Scenario, type ScenarioEvent, type ScenarioPod } from '../scenarioFile.js';
-import { describePlacement, SchedulingDriver, type Placement } from './driver.js';
+import { podId, type Scenario, type ScenarioEvent } from '../scenarioFile.js';
+import { describePlacement, podStoreSink, SchedulingDriver, type Placement } from './driver.js';
 import { ExtenderClient } from './extenderClient.js';
 import { placementExtenderConfig, type PlacementName } from './variants.js';
 
@@ -40,12 +40,6 @@ export interface PlaceOptions {
   run: string;
 }
 
-const storeSink = (store: MemoryPodStore) => ({
-  arrived: (pod: ScenarioPod) => store.set({ namespace: pod.namespace, name: pod.name, labels: pod.labels, annotations: pod.annotations }),
-  bound: (pod: ScenarioPod, node: string) =>
-    store.set({ namespace: pod.namespace, name: pod.name, labels: pod.labels, annotations: pod.annotations, nodeName: node, phase: 'Running' }),
-});
-
 export async function placeScenario(s: Scenario, opts: PlaceOptions): Promise<PlacementRun[]> {
   const nodes = s.topology.nodes.map((n) => n.name);
   const runners: Runner[] = [];
@@ -54,7 +48,7 @@ export async function placeScenario(s: Scenario, opts: PlaceOptions): Promise<Pl
       const config = placementExtenderConfig(s.extenderConfig, name);
       let extender: Extender | undefined;
       let client: ExtenderClient | undefined;
-      const store = new MemoryPodStore();
+      const store = new PodIndex();
       if (config) {
         extender = await createExtender({ config, podStore: store, source: opts.source(), ...(opts.logger ? { logger: opts.logger } : {}) });
         const url = await extender.start({ host: '127.0.0.1', port: 0 });
@@ -70,7 +64,7 @@ export async function placeScenario(s: Scenario, opts: PlaceOptions): Promise<Pl
         capacity: s.scheduler.capacity,
         schedulerName: s.scheduler.schedulerName,
         ...(client ? { extender: client } : {}),
-        sink: storeSink(store),
+        sink: podStoreSink(store),
         run: opts.run,
       });
       runners.push({ name, driver, ...(extender ? { extender } : {}) });

@@ -1,9 +1,22 @@
-// The Pod object the driver sends to the extender, shaped like what kube-scheduler POSTs (see
-// test/fixtures/kube-scheduler/*.captured-*.json): full metadata, a spec with one container and
-// its requests, status Pending. The extender reads only identity, labels, annotations and nodeName,
-// but sending the real shape keeps the simulation honest about body parsing.
+// The Pod object the driver (and the bench, bench/cluster.ts) sends to the extender, shaped like
+// what kube-scheduler POSTs (see test/fixtures/kube-scheduler/*.captured-*.json): full metadata,
+// a spec with one container and its requests, status Pending. The extender reads only identity,
+// labels, annotations and nodeName, but sending the real shape keeps the simulation honest about
+// body parsing.
 import { createHash } from 'node:crypto';
 import type { ScenarioPod } from '../scenarioFile.js';
+
+export interface PodObjectOptions {
+  schedulerName: string;
+  /** metadata.uid (podUid gives a stable one). */
+  uid: string;
+  /** metadata.creationTimestamp; default now. */
+  createdAt?: Date;
+  /** metadata.resourceVersion; default "1". */
+  resourceVersion?: string;
+  /** More metadata the API server fills in (generateName, managedFields, ...). */
+  metadata?: Record<string, unknown>;
+}
 
 /** A stable UID per pod and run, so decision logs of two runs line up. */
 export function podUid(pod: Pick<ScenarioPod, 'namespace' | 'name'>, run: string): string {
@@ -11,16 +24,20 @@ export function podUid(pod: Pick<ScenarioPod, 'namespace' | 'name'>, run: string
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function podObject(pod: ScenarioPod, opts: { schedulerName: string; run: string; createdAt?: Date }): Record<string, unknown> {
+export function podObject(
+  pod: Pick<ScenarioPod, 'namespace' | 'name' | 'labels' | 'annotations'>,
+  opts: PodObjectOptions,
+): Record<string, unknown> {
   return {
     metadata: {
       name: pod.name,
       namespace: pod.namespace,
-      uid: podUid(pod, opts.run),
-      resourceVersion: '1',
+      uid: opts.uid,
+      resourceVersion: opts.resourceVersion ?? '1',
       creationTimestamp: (opts.createdAt ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z'),
       labels: { ...pod.labels },
       annotations: { ...pod.annotations },
+      ...opts.metadata,
     },
     spec: {
       containers: [

@@ -24,6 +24,8 @@ export interface WorkloadMeasurement {
   remoteCalls: number;
   calls: number;
   seconds: number;
+  /** `--repeat N` (N > 1): every repetition; the fields above are then their medians. */
+  repeats?: WorkloadMeasurement[];
 }
 
 export interface ScenarioResult {
@@ -41,6 +43,43 @@ export interface ScenarioResult {
   /** Traffic calls (pod ids), for drawing. */
   calls: Array<[string, string]>;
   notes: string[];
+  /** Lab mode through the lab's kube-schedulers: their version ("v1.26.1"); absent when the runner called the extender itself. */
+  kubeScheduler?: string;
+  /** Lab mode: measured repetitions per placement (--repeat). */
+  repeat?: number;
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** One measurement from the repetitions: the medians, and every repetition in `repeats`. */
+export function aggregateMeasurements(ms: readonly WorkloadMeasurement[]): WorkloadMeasurement {
+  if (ms.length === 0) throw new Error('no measurement');
+  if (ms.length === 1) return ms[0]!;
+  const med = (f: (m: WorkloadMeasurement) => number) => median(ms.map(f));
+  const links = new Set(ms.flatMap((m) => Object.keys(m.linkBytes)));
+  return {
+    requests: Math.round(med((m) => m.requests)),
+    errors: Math.round(med((m) => m.errors)),
+    p50: med((m) => m.p50),
+    p95: med((m) => m.p95),
+    mean: med((m) => m.mean),
+    interNodeBytes: Math.round(med((m) => m.interNodeBytes)),
+    bytesPerRequest: Math.round(med((m) => m.bytesPerRequest)),
+    linkBytes: Object.fromEntries([...links].map((l) => [l, Math.round(median(ms.map((m) => m.linkBytes[l] ?? 0)))])),
+    remoteCalls: Math.round(med((m) => m.remoteCalls)),
+    calls: ms[0]!.calls,
+    seconds: ms[0]!.seconds,
+    repeats: [...ms],
+  };
+}
+
+/** The progress line of one measurement. */
+export function describeMeasurement(name: string, m: WorkloadMeasurement): string {
+  return `  ${name}: ${m.requests} requests, p50 ${(m.p50 * 1000).toFixed(1)} ms, p95 ${(m.p95 * 1000).toFixed(1)} ms, ${m.interNodeBytes} inter-node bytes`;
 }
 
 function table(rows: string[][]): string {
@@ -67,13 +106,20 @@ export function measurementTable(r: ScenarioResult): string | undefined {
   const rows = [['placement', 'requests', 'errors', 'p50', 'p95', 'inter-node bytes/request', 'remote calls', 'p95 vs netmarks', 'p95 vs default', 'bytes/request vs default']];
   for (const p of measured) {
     const m = p.measurement!;
+    // with repetitions: the median, and min–max of the repetitions
+    const range = (f: (x: WorkloadMeasurement) => number, fmt: (v: number) => string) => {
+      const v = fmt(f(m));
+      if (!m.repeats || m.repeats.length < 2) return v;
+      const xs = m.repeats.map(f);
+      return `${v} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
+    };
     rows.push([
       p.name,
-      String(m.requests),
-      String(m.errors),
-      ms(m.p50),
-      ms(m.p95),
-      kib(m.bytesPerRequest),
+      range((x) => x.requests, String),
+      range((x) => x.errors, String),
+      range((x) => x.p50, ms),
+      range((x) => x.p95, ms),
+      range((x) => x.bytesPerRequest, kib),
       `${m.remoteCalls}/${m.calls}`,
       nm ? change(m.p95, nm.p95) : 'n/a',
       df ? change(m.p95, df.p95) : 'n/a',
@@ -103,8 +149,12 @@ export function formatResult(r: ScenarioResult): string {
       }),
     ]);
   out.push(table(rows).trimEnd().replace(/^/gm, '  '));
+  if (r.kubeScheduler) out.push(`  placed by the lab's kube-schedulers (kube-scheduler ${r.kubeScheduler}): default-scheduler, lpm-scheduler + lpm extender`);
   const mt = measurementTable(r);
-  if (mt) out.push(mt.trimEnd().replace(/^/gm, '  '));
+  if (mt) {
+    if (r.repeat && r.repeat > 1) out.push(`  ${r.repeat} repetitions per placement: median (min–max)`);
+    out.push(mt.trimEnd().replace(/^/gm, '  '));
+  }
   for (const p of r.placements) if (p.skipped) out.push(`  ${p.name}: ${p.skipped}`);
   for (const e of r.expectations) out.push(`  ${e.ok ? 'ok  ' : 'FAIL'} expect ${e.text}${e.ok ? '' : `: ${e.detail}`}`);
   if (!r.expectations.length) out.push('  (no expectations)');

@@ -18,6 +18,15 @@ export interface RunOptions {
   duration?: number;
   /** Cluster mode: kubeconfig path (default: KUBECONFIG / ~/.kube/config). */
   kubeconfig?: string;
+  /**
+   * Lab mode: place through the lab's real kube-schedulers (`lab up --kube`). true: required;
+   * false: never (the runner calls the extender itself); undefined: when the binaries are found.
+   */
+  kube?: boolean;
+  /** Lab mode: folder of kube-apiserver and kube-scheduler (else $LPM_KUBE_BIN, PATH, ../shared/k8s/bin). */
+  kubeBin?: string;
+  /** Lab mode: measured repetitions per placement (the table shows the median and min–max). */
+  repeat?: number;
 }
 
 export async function loadScenario(file: string): Promise<Scenario> {
@@ -40,6 +49,7 @@ export async function runScenario(s: Scenario, file: string, opts: RunOptions): 
 
   let runs: PlacementRun[];
   let measurements: Partial<Record<string, WorkloadMeasurement>> = {};
+  let kubeScheduler: string | undefined;
   const skipped: Partial<Record<string, string>> = {};
   if (opts.mode === 'sim') {
     runs = await simPlacements(s, { progress: opts.progress, ...(opts.logger ? { logger: opts.logger } : {}), run: name });
@@ -50,6 +60,7 @@ export async function runScenario(s: Scenario, file: string, opts: RunOptions): 
     measurements = lab.measurements;
     Object.assign(skipped, lab.skipped);
     notes.push(...lab.notes);
+    kubeScheduler = lab.kubeScheduler;
   } else {
     const { runCluster } = await import('./cluster.js');
     runs = await runCluster(s, name, opts);
@@ -77,5 +88,7 @@ export async function runScenario(s: Scenario, file: string, opts: RunOptions): 
     ok: expectations.every((e) => e.ok),
     calls: (s.traffic?.calls ?? []).map((c): [string, string] => [c.from, c.to]),
     notes,
+    ...(kubeScheduler ? { kubeScheduler } : {}),
+    ...(opts.mode === 'lab' && (opts.repeat ?? 1) > 1 ? { repeat: opts.repeat! } : {}),
   };
 }

@@ -31,7 +31,7 @@ const FILL = Buffer.alloc(MAX_BYTES, 0x61);
 
 /** Keep-alive connections without Nagle: a response's last small segment must not wait for an ACK. */
 export function newAgent(maxSockets: number): http.Agent {
-  return new http.Agent({ keepAlive: true, maxSockets, noDelay: true } as http.AgentOptions);
+  return new http.Agent({ keepAlive: true, maxSockets, noDelay: true });
 }
 
 /** One POST with `request` bytes asking for `response` bytes; resolves when the answer is read. */
@@ -83,11 +83,43 @@ export function startService(spec: ServiceSpec): Promise<http.Server> {
   });
 }
 
-/** `lpm scenario serve --spec JSON`: runs until SIGTERM/SIGINT. */
-export async function serveFromSpec(text: string | undefined): Promise<number> {
+/**
+ * `--spec-file FILE`: the spec of a pod whose callees are not placed yet when it starts (lab mode
+ * through kube-scheduler: the pod's lab command is fixed when the pod is created). Waits for the
+ * file (the runner writes it once every pod is placed), at most `timeoutMs`.
+ */
+export async function waitSpecFile(file: string, timeoutMs = 30 * 60_000): Promise<string | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const until = Date.now() + timeoutMs;
+  let stop = false;
+  const onSignal = () => (stop = true);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    while (!stop && Date.now() < until) {
+      try {
+        return await readFile(file, 'utf8');
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    return undefined;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+/** `lpm scenario serve --spec JSON` (or --spec-file FILE): runs until SIGTERM/SIGINT. */
+export async function serveFromSpec(specText: string | undefined, specFile?: string): Promise<number> {
+  const text = specText ?? (specFile ? await waitSpecFile(specFile) : undefined);
   if (!text) {
-    process.stderr.write('scenario serve needs --spec JSON (it is started by "lpm scenario run --mode lab")\n');
-    return 2;
+    process.stderr.write(
+      specFile
+        ? `scenario serve: no spec in ${specFile} (stopped or timed out waiting for it)\n`
+        : 'scenario serve needs --spec JSON (it is started by "lpm scenario run --mode lab")\n',
+    );
+    return specFile ? 0 : 2;
   }
   let spec: ServiceSpec;
   try {

@@ -2,6 +2,7 @@
 // the same declaration drives parsing, validation and `--help`.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/loadYaml.js';
+import { ListenError } from '../listen.js';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -103,7 +104,9 @@ export function bool(args: ParsedArgs, name: string): boolean {
 
 /**
  * Runs one command with its arguments: `--help` prints the help, a usage or config error is
- * printed as `PROG NAME: message` and gives exit code 2. Other errors propagate.
+ * printed as `PROG NAME: message` and gives exit code 2; so does a listen address that cannot be
+ * bound (ListenError: the command has stopped what it started before throwing it). Other errors
+ * propagate.
  */
 export async function runCommand(spec: CommandSpec, argv: string[], prog = 'lpm'): Promise<number> {
   const beforeDashDash = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
@@ -115,7 +118,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], prog = 'lpm'
     const code = await spec.run(parseCommandArgs(spec, argv));
     return typeof code === 'number' ? code : 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof ListenError) {
       process.stderr.write(`${prog} ${spec.name}: ${err.message}\n`);
       return 2;
     }

@@ -1,5 +1,5 @@
 // Pod list + watch against the Kubernetes API: the one I/O corner of `src/`, a thin wrapper over
-// @kubernetes/client-node 1.4's informer (ListWatch) shared by the agent (peer discovery) and the
+// @kubernetes/client-node 1.4's informer (ListWatch) shared by the agent (target discovery) and the
 // extender (pod placement cache), so both follow pods the same way.
 //
 //   const w = watchPods({ connection: { kubeconfig: '/etc/lpm/kubeconfig' },
@@ -13,7 +13,7 @@
 // on http://127.0.0.1:8001, a test's fake API); `kubeconfig` is a file (its current context; with
 // `server` too, its credentials against that URL); `inCluster` the pod's service account; with
 // none, KUBECONFIG / ~/.kube/config / the in-cluster service account (loadFromDefault).
-// Needs RBAC get/list/watch on pods (in the namespace, or cluster-wide without `namespace`).
+// Needs RBAC list and watch on pods (in the namespace, or cluster-wide without `namespace`).
 //
 // What this adds to the library's informer (whose behaviour in 1.4 is: a clean end of the watch →
 // resume from the last resourceVersion; 410 Gone (HTTP or ERROR event) → relist, reporting pods
@@ -127,6 +127,7 @@ export function kubeConfigFor(connection: KubeConnection): KubeConfig {
 
 /** A readable one-line description of a client-node / fetch error. */
 export function describeKubeError(err: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- not an object here: a primitive (or a function)
   if (!(err instanceof Error) && typeof err !== 'object') return String(err);
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: string; name?: string; cause?: unknown };
   const status = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
@@ -145,11 +146,12 @@ export function describeKubeError(err: unknown): string {
       message = (body as { message: string }).message;
     }
     message ??= status === 410 ? 'Gone' : e.message?.split('\n')[0];
-    const hint = status === 401 || status === 403 ? ' (the service account needs get, list and watch on pods)' : '';
+    const hint = status === 401 || status === 403 ? ' (the service account needs list and watch on pods)' : '';
     return `HTTP ${status}: ${message}${hint}`;
   }
   const code = typeof e.code === 'string' ? ` (${e.code})` : '';
   const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error object without a message: its own String() is all there is
   return `${e.message ?? String(err)}${code}${cause}`;
 }
 
@@ -362,8 +364,8 @@ class GuardedWatch extends Watch {
   override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: any, watchObj?: any) => void,
-    done: (err: any) => void,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
   ): Promise<AbortController> {
     const owner = this.owner;
     const log = owner.logger;
@@ -378,7 +380,7 @@ class GuardedWatch extends Watch {
     let finished = false;
     let watchdogFired = false;
     let watchdog: NodeJS.Timeout | undefined;
-    const guardedDone = (err: any): void => {
+    const guardedDone = (err: unknown): void => {
       if (finished) return;
       finished = true;
       clearTimeout(watchdog);
@@ -389,18 +391,20 @@ class GuardedWatch extends Watch {
         done(null);
         return;
       }
-      if (err && (err.statusCode === 410 || err.code === 410)) log.info('pod watch resourceVersion expired (410); relisting');
+      const failure = err as { statusCode?: unknown; code?: unknown } | null | undefined;
+      if (failure && (failure.statusCode === 410 || failure.code === 410)) log.info('pod watch resourceVersion expired (410); relisting');
       else if (!err) log.debug('pod watch ended; resuming');
       done(err);
     };
-    const guardedCallback = (phase: string, obj: any, watchObj?: any): void => {
+    const guardedCallback = (phase: string, obj: unknown, watchObj?: unknown): void => {
       if (owner.isStopped) return;
       if (phase === 'ERROR') {
-        if (obj?.code === 410) log.info({ message: obj?.message }, 'pod watch resourceVersion expired (410); relisting');
-        else log.warn({ code: obj?.code, message: obj?.message }, 'pod watch ERROR event');
+        const status = obj as { code?: unknown; message?: unknown } | null | undefined;
+        if (status?.code === 410) log.info({ message: status?.message }, 'pod watch resourceVersion expired (410); relisting');
+        else log.warn({ code: status?.code, message: status?.message }, 'pod watch ERROR event');
       } else {
         owner.healthy();
-        if (phase !== 'BOOKMARK' && obj && typeof obj === 'object') obj = owner.slim(obj as V1Pod);
+        if (phase !== 'BOOKMARK' && obj && typeof obj === 'object') obj = owner.slim(obj);
       }
       callback(phase, obj, watchObj);
     };

@@ -19,5 +19,11 @@ export async function waitFor<T>(
     }
     await sleep(pollMs);
   }
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error is shown as it stringifies
   throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
+}
+
+/** waitFor for a synchronous condition, polled often (in-process state: a fake API, a cache). */
+export async function waitUntil(what: string, cond: () => boolean, timeoutMs = 10_000, pollMs = 20): Promise<void> {
+  await waitFor(what, async () => (cond() ? true : undefined), timeoutMs, pollMs);
 }

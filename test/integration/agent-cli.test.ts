@@ -1,25 +1,27 @@
 // `lpm agent` as a user runs it (built CLI): help, config errors and missing tools stop it at
 // start-up with a message naming the problem.
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { built, describeWithCapabilities, iperf3, itWithCapabilities, missingCapabilities, ping } from '../helpers/capability.js';
 
 const BIN = new URL('../../bin/lpm.js', import.meta.url).pathname;
-const built = existsSync(new URL('../../dist/cli/lpm.js', import.meta.url));
+const missing = await missingCapabilities([built()]);
+const missingTools = await missingCapabilities([ping(), iperf3()]);
 let dir = '';
-const good = 'node: node-a\naddress: 127.0.0.1\nlisten: 127.0.0.1:0\npeers:\n  - { name: node-b, address: 127.0.0.2 }\n';
+const good = 'node: node-a\naddress: 127.0.0.1\nlisten: 127.0.0.1:0\ntargets:\n  - { name: node-b, address: 127.0.0.2 }\n';
 
 const lpm = (args: string[], env: Record<string, string> = {}) =>
   execa(process.execPath, [BIN, ...args], { reject: false, env, extendEnv: !('PATH' in env), timeout: 30_000 });
 
-describe.skipIf(!built)('lpm agent CLI (needs npm run build)', () => {
+describeWithCapabilities('lpm agent CLI (needs npm run build)', missing, () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lpmag-cli-'));
     await writeFile(join(dir, 'good.yaml'), good);
     await writeFile(join(dir, 'bad.yaml'), good.replace('127.0.0.2', 'nowhere'));
+    await writeFile(join(dir, 'old.yaml'), good.replace('targets:', 'peers:') + 'metrics:\n  - { type: rtt }\n');
   });
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -42,10 +44,17 @@ describe.skipIf(!built)('lpm agent CLI (needs npm run build)', () => {
   it('an invalid config names file, line and field', async () => {
     const r = await lpm(['agent', '--config', join(dir, 'bad.yaml')]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/bad\.yaml:5: peers\[0\]\.address: must be an IPv4 or IPv6 address/);
+    expect(r.stderr).toMatch(/bad\.yaml:5: targets\[0\]\.address: must be an IPv4 or IPv6 address/);
   });
 
-  it('a missing iperf3 or ping is named at start-up', async () => {
+  it('a config with the old keys names the new ones', async () => {
+    const r = await lpm(['agent', '--config', join(dir, 'old.yaml')]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/old\.yaml:5: peers: renamed to "targets"/);
+    expect(r.stderr).toMatch(/old\.yaml:7: metrics: renamed to "measurements"/);
+  });
+
+  itWithCapabilities('a missing iperf3 or ping is named at start-up', missingTools, async () => {
     // A PATH holding only ping (then only iperf3): the agent must refuse to start.
     const onlyPing = join(dir, 'only-ping');
     const onlyIperf = join(dir, 'only-iperf3');

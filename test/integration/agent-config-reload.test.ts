@@ -8,7 +8,7 @@ import { ConfigWatcher } from '../../agent/configWatcher.js';
 import type { AgentConfig } from '../../agent/config.js';
 import { createLogger } from '../../src/log.js';
 
-const yaml = (peer: string) => `node: node-a\naddress: 10.0.0.1\npeers:\n  - { name: ${peer}, address: 10.0.0.2 }\n`;
+const yaml = (target: string) => `node: node-a\naddress: 10.0.0.1\ntargets:\n  - { name: ${target}, address: 10.0.0.2 }\n`;
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -58,14 +58,14 @@ describe('ConfigWatcher', () => {
       const { write, applied, invalid } = await setup(layout);
       await write(yaml('node-c'));
       await until(() => applied.length === 1);
-      expect(applied[0]!.peers.map((p) => p.name)).toEqual(['node-c']);
+      expect(applied[0]!.targets.map((t) => t.name)).toEqual(['node-c']);
       await write(yaml('node-c').replace('10.0.0.2', '10.0.0.999'));
       await until(() => invalid.length === 1);
-      expect(invalid[0]).toMatch(/agent\.yaml:4: peers\[0\]\.address: must be an IPv4 or IPv6 address/);
+      expect(invalid[0]).toMatch(/agent\.yaml:4: targets\[0\]\.address: must be an IPv4 or IPv6 address/);
       expect(applied).toHaveLength(1);
       await write(yaml('node-d'));
       await until(() => applied.length === 2);
-      expect(applied[1]!.peers.map((p) => p.name)).toEqual(['node-d']);
+      expect(applied[1]!.targets.map((t) => t.name)).toEqual(['node-d']);
     });
 
   it('ignores events that leave the text unchanged, and keeps the old config when the file is deleted', async () => {
@@ -80,6 +80,6 @@ describe('ConfigWatcher', () => {
     expect(invalid).toHaveLength(0);
     await write(yaml('node-e')); // and it comes back
     await until(() => applied.length === 1);
-    expect(applied[0]!.peers[0]!.name).toBe('node-e');
+    expect(applied[0]!.targets[0]!.name).toBe('node-e');
   });
 });

@@ -1,6 +1,6 @@
-// Kubernetes peer discovery end to end, without a cluster: a real agent (in-process, real ping
-// over loopback) discovers its peers from the fake API server (a real HTTP server speaking the
-// pod list + watch protocol), measures them, and drops a peer's series when its pod goes away.
+// Kubernetes target discovery end to end, without a cluster: a real agent (in-process, real ping
+// over loopback) discovers its targets from the fake API server (a real HTTP server speaking the
+// pod list + watch protocol), measures them, and drops a target's series when its pod goes away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import { agentConfigSchema } from '../../agent/config.js';
@@ -8,6 +8,7 @@ import { MULTUS_NETWORK_STATUS_ANNOTATION } from '../../src/l2sm.js';
 import { linksReportSchema } from '../../src/linkMetrics.js';
 import { createLogger } from '../../src/log.js';
 import { FakeKubeApi } from '../helpers/fakeKubeApi.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const status = (ip: string) => ({
   [MULTUS_NETWORK_STATUS_ANNOTATION]: JSON.stringify([
@@ -19,16 +20,6 @@ const LABELS = { 'app.kubernetes.io/name': 'lpm-agent' };
 
 let api: FakeKubeApi;
 let agent: Agent;
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await check();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const base = () => `http://127.0.0.1:${agent.httpPort}`;
 const links = async () => linksReportSchema.parse(await (await fetch(`${base()}/api/v1/links`)).json());
@@ -47,7 +38,7 @@ describe('agent with Kubernetes discovery (fake API server)', () => {
       listen: '127.0.0.1:0',
       discovery: { kubernetes: { server: api.url, namespace: 'lpm-system' } },
       iperf3: { port: 20_000 + (process.pid % 10_000) },
-      metrics: [{ type: 'rtt', interval: '1s', ping: { count: 3, spacing: '0.2s', timeout: '1s' } }],
+      measurements: [{ type: 'rtt', interval: '1s', ping: { count: 3, spacing: '0.2s', timeout: '1s' } }],
     });
     agent = new Agent(cfg, 'node-a', createLogger('agent-test', 'warn'));
     await agent.start();
@@ -59,8 +50,8 @@ describe('agent with Kubernetes discovery (fake API server)', () => {
   });
 
   it('finds the agent pods by label, skips itself, and measures them', async () => {
-    await waitFor('peers discovered', async () => (agent.peerList().length === 2 ? true : undefined));
-    expect(agent.peerList()).toEqual([
+    await waitFor('targets discovered', async () => (agent.targetList().length === 2 ? true : undefined));
+    expect(agent.targetList()).toEqual([
       { name: 'node-b', address: '127.0.0.2' },
       { name: 'node-c', address: '127.0.0.3' },
     ]);
@@ -72,14 +63,14 @@ describe('agent with Kubernetes discovery (fake API server)', () => {
     expect((await fetch(`${base()}/readyz`)).status).toBe(200);
   });
 
-  it('a deleted pod removes the peer and every one of its series', async () => {
+  it('a deleted pod removes the target and every one of its series', async () => {
     api.deletePod('lpm-system', 'agent-c');
     await waitFor('node-c gone', async () => {
       const text = await metrics();
       return !text.includes('target_node="node-c"') && !(await links()).links.some((l) => l.target === 'node-c') ? true : undefined;
     });
-    expect(agent.peerList().map((p) => p.name)).toEqual(['node-b']);
-    expect(await metrics()).toMatch(/^lpm_peers 1$/m);
+    expect(agent.targetList().map((t) => t.name)).toEqual(['node-b']);
+    expect(await metrics()).toMatch(/^lpm_targets 1$/m);
   });
 
   it('a pod whose network address changes is measured at the new address', async () => {

@@ -12,32 +12,28 @@
 // Covered elsewhere (not repeated here): a missing ping or iperf3 (agent-cli.test.ts), an
 // unreachable or silent peer giving loss 1 and no RTT (agent-veth.test.ts), an invalid config on
 // reload (agent-veth.test.ts, agent-config-reload.test.ts).
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { samples, sampleValue } from '../helpers/promText.js';
+import { built, describeWithCapabilities, iperf3, itWithCapabilities, missingCapabilities, netns, ping, setpriv, type Check } from '../helpers/capability.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNetns, deleteLink, deleteNetns, inNetns, ip, netnsCapability } from '../../scenarios/lab/ip.js';
+import { addVethPair } from '../helpers/vethPair.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { addNetns, deleteLink, deleteNetns, inNetns } from '../../scenarios/lab/ip.js';
 import { linksReportSchema, type LinksReport } from '../../src/linkMetrics.js';
 
-const cap = await netnsCapability();
-const built = existsSync(new URL('../../dist/cli/lpm.js', import.meta.url));
 const BIN = new URL('../../bin/lpm.js', import.meta.url).pathname;
 const NOBODY = 65534;
-const skipReason = !cap.ok ? cap.reason : !built ? 'dist/ missing: run `npm run build` first' : '';
-if (skipReason) console.warn(`agent-faults: skipped: ${skipReason}`);
+const missing = await missingCapabilities([netns(), built(), ping(), iperf3()]);
 // The unprivileged run needs setpriv (util-linux) and a checkout that user `nobody` can read.
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--no-new-privs'];
-const unprivilegedSkip = skipReason
-  ? skipReason
-  : (await execa('setpriv', ['--version'], { reject: false })).exitCode !== 0
-    ? 'setpriv (util-linux) is not installed'
-    : (await execa(asNobody[0]!, [...asNobody.slice(1), process.execPath, BIN, '--help'], { reject: false })).exitCode !== 0
-      ? `user nobody cannot run ${BIN} (a checkout in a private directory?)`
-      : '';
-if (!skipReason && unprivilegedSkip) console.warn(`agent-faults: "ping not permitted" skipped: ${unprivilegedSkip}`);
+const nobodyRunsLpm: Check = async () =>
+  (await execa(asNobody[0]!, [...asNobody.slice(1), process.execPath, BIN, '--help'], { reject: false })).exitCode === 0
+    ? undefined
+    : `user nobody able to run ${BIN} (a checkout in a private directory?)`;
+const missingUnprivileged = missing.length > 0 ? [] : await missingCapabilities([setpriv(), nobodyRunsLpm]);
 
 const TAG = `${process.pid % 1000}`;
 const NODES = [
@@ -57,16 +53,16 @@ type Node = (typeof NODES)[number];
 const procs: Array<{ name: string; proc: ResultPromise }> = [];
 let dir = '';
 
-function agentConfig(o: { node: string; overlay: string; listen: string; peer: { name: string; address: string }; iperf3Port?: number }): string {
+function agentConfig(o: { node: string; overlay: string; listen: string; target: { name: string; address: string }; iperf3Port?: number }): string {
   return [
     `node: ${o.node}`,
     `address: ${o.overlay}`,
     'network: lpm-test',
     `listen: ${o.listen}`,
-    'peers:',
-    `  - { name: ${o.peer.name}, address: ${o.peer.address} }`,
+    'targets:',
+    `  - { name: ${o.target.name}, address: ${o.target.address} }`,
     `iperf3: { port: ${o.iperf3Port ?? 5201}, idleTimeout: 10s }`,
-    'metrics:',
+    'measurements:',
     '  - type: rtt',
     '    interval: 1s',
     '    ping: { count: 3, spacing: 0.2s, timeout: 1s }',
@@ -83,20 +79,6 @@ async function get(base: string, path: string): Promise<{ status: number; text: 
 }
 const links = async (base: string): Promise<LinksReport> => linksReportSchema.parse(JSON.parse((await get(base, '/api/v1/links')).text));
 
-/** Prometheus text -> samples (name, labels, value). */
-function samples(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
-  const out = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-const metric = (text: string, name: string, labels: Record<string, string> = {}): number | undefined =>
-  samples(text).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 
 async function nsPids(ns: string): Promise<number[]> {
   const r = await execa('ip', ['netns', 'pids', ns], { reject: false });
@@ -142,7 +124,7 @@ async function cleanup(): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-describe.skipIf(!!skipReason)('agent faults', () => {
+describeWithCapabilities('agent faults', missing, () => {
   const base = (n: Node, port = PORT) => `http://${n.agentIp}:${port}`;
   const [A, B] = NODES;
   const G = base(A, G_PORT);
@@ -154,29 +136,17 @@ describe.skipIf(!!skipReason)('agent faults', () => {
     await cleanup();
     dir = await mkdtemp(join(tmpdir(), 'lpmflt-'));
     await chmod(dir, 0o755); // the unprivileged agent reads its config from here
-    for (const n of NODES) await addNetns(n.ns);
-    await ip(['link', 'add', OVERLAY_A, 'netns', A.ns, 'type', 'veth', 'peer', 'name', OVERLAY_B, 'netns', B.ns]);
-    for (const [n, link] of [
-      [A, OVERLAY_A],
-      [B, OVERLAY_B],
-    ] as const) {
-      await ip(['addr', 'add', `${n.overlay}/24`, 'dev', link], n.ns);
-      await ip(['link', 'set', link, 'up'], n.ns);
-      // The management link from the root namespace to this node's agents.
-      await ip(['link', 'add', n.hostLink, 'type', 'veth', 'peer', 'name', n.nsLink, 'netns', n.ns]);
-      await ip(['addr', 'add', `${n.host}/30`, 'dev', n.hostLink]);
-      await ip(['link', 'set', n.hostLink, 'up']);
-      await ip(['addr', 'add', `${n.agentIp}/30`, 'dev', n.nsLink], n.ns);
-      await ip(['link', 'set', n.nsLink, 'up'], n.ns);
-    }
+    // node-a and node-b on the overlay; management links from the root namespace to their agents
+    await addVethPair(NODES, [OVERLAY_A, OVERLAY_B]);
     // Two real agents measuring each other.
-    for (const [self, peer] of [
+    for (const [self, other] of [
       [A, B],
       [B, A],
     ] as const) {
       const file = join(dir, `${self.name}.yaml`);
-      await writeFile(file, agentConfig({ node: self.name, overlay: self.overlay, listen: `0.0.0.0:${PORT}`, peer: { name: peer.name, address: peer.overlay } }));
-      startAgent(self.name, self.ns, file);
+      await writeFile(file, agentConfig({ node: self.name, overlay: self.overlay, listen: `0.0.0.0:${PORT}`, target: { name: other.name, address: other.overlay } }));
+      // In the background (reject: false): cleanup() kills and awaits it.
+      void startAgent(self.name, self.ns, file);
     }
 
     // node-g: an agent whose ping and iperf3 client print what the test puts in a file; with the
@@ -208,11 +178,11 @@ describe.skipIf(!!skipReason)('agent faults', () => {
         node: 'node-g',
         overlay: A.overlay,
         listen: `${A.agentIp}:${G_PORT}`,
-        peer: { name: B.name, address: B.overlay },
+        target: { name: B.name, address: B.overlay },
         iperf3Port: G_IPERF3_PORT,
       }),
     );
-    startAgent('node-g', A.ns, gConfig, { env: { PATH: `${fakeBin}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
+    void startAgent('node-g', A.ns, gConfig, { env: { PATH: `${fakeBin}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
     // node-g's bandwidth tests go to node-b on its own port: a plain iperf3 server there.
     const [cmd, args] = inNetns(B.ns, [realIperf3, '-s', '-p', String(G_IPERF3_PORT), '-B', B.overlay, '--idle-timeout', '10']);
     procs.push({ name: 'iperf3 for node-g', proc: execa(cmd, args, { reject: false, stdin: 'ignore', buffer: false }) });
@@ -225,12 +195,12 @@ describe.skipIf(!!skipReason)('agent faults', () => {
     await cleanup();
   });
 
-  it.skipIf(!!unprivilegedSkip)('ping not permitted: the agent refuses to start, naming ping and the reason; with the group allowed it starts and measures, without any capability', async () => {
+  itWithCapabilities('ping not permitted: the agent refuses to start, naming ping and the reason; with the group allowed it starts and measures, without any capability', missingUnprivileged, async () => {
     await addNetns(PRIV_NS);
     // ICMP sockets closed to every group (the kernel default in a new namespace; set explicitly).
     await execa(...inNetns(PRIV_NS, ['sysctl', '-q', '-w', 'net.ipv4.ping_group_range=1 0']));
     const file = join(dir, 'priv.yaml');
-    await writeFile(file, 'node: node-p\naddress: 127.0.0.1\nlisten: 127.0.0.1:0\npeers:\n  - { name: node-q, address: 127.0.0.2 }\nmetrics:\n  - { type: rtt, interval: 1s, ping: { count: 2, spacing: 0.2s } }\n', { mode: 0o644 });
+    await writeFile(file, 'node: node-p\naddress: 127.0.0.1\nlisten: 127.0.0.1:0\ntargets:\n  - { name: node-q, address: 127.0.0.2 }\nmeasurements:\n  - { type: rtt, interval: 1s, ping: { count: 2, spacing: 0.2s } }\n', { mode: 0o644 });
     const denied = await startAgent('node-p denied', PRIV_NS, file, { user: true });
     expect(denied.exitCode, String(denied.all)).toBe(1);
     expect(String(denied.all)).toMatch(/lpm agent: ping is not permitted to send ICMP echo \(ping: socket: Operation not permitted\)/);
@@ -254,8 +224,8 @@ describe.skipIf(!!skipReason)('agent faults', () => {
       (await links(base(B))).links.find((l) => l.target === A.name)?.metrics.bandwidth_bytes_per_second ? true : undefined,
     );
     const before = (await get(base(A), '/metrics')).text;
-    expect(metric(before, 'lpm_iperf3_server_restarts_total')).toBe(0);
-    expect(metric(before, 'lpm_iperf3_server_up')).toBe(1);
+    expect(sampleValue(before, 'lpm_iperf3_server_restarts_total')).toBe(0);
+    expect(sampleValue(before, 'lpm_iperf3_server_up')).toBe(1);
 
     // node-a's own `iperf3 -s` (a child of its agent, not node-g's on port 5202).
     const agentA = procs.find((p) => p.name === A.name)!.proc.pid!;
@@ -270,9 +240,9 @@ describe.skipIf(!!skipReason)('agent faults', () => {
 
     const text = await waitFor('restart counted and server up again', async () => {
       const t = (await get(base(A), '/metrics')).text;
-      return metric(t, 'lpm_iperf3_server_restarts_total') === 1 && metric(t, 'lpm_iperf3_server_up') === 1 ? t : undefined;
+      return sampleValue(t, 'lpm_iperf3_server_restarts_total') === 1 && sampleValue(t, 'lpm_iperf3_server_up') === 1 ? t : undefined;
     }, 20_000);
-    expect(metric(text, 'lpm_iperf3_server_restarts_total')).toBe(1);
+    expect(sampleValue(text, 'lpm_iperf3_server_restarts_total')).toBe(1);
     expect((await get(base(A), '/readyz')).status).toBe(200);
     // A new server process, under the same agent.
     const now: number[] = [];
@@ -294,7 +264,7 @@ describe.skipIf(!!skipReason)('agent faults', () => {
 
   it('ping output garbage: an error result, counted, no new values; readable output measures again', async () => {
     const labels = { source_node: 'node-g', target_node: 'node-b', network: 'lpm-test', metric: 'rtt' };
-    const count = async (result: string) => metric((await get(G, '/metrics')).text, 'lpm_measurements_total', { ...labels, result }) ?? 0;
+    const count = async (result: string) => sampleValue((await get(G, '/metrics')).text, 'lpm_measurements_total', { ...labels, result }) ?? 0;
     // First a real measurement, so "no RTT value" below means "removed", not "never had one".
     await waitFor('node-g -> node-b RTT', async () =>
       (await links(G)).links.find((l) => l.target === B.name)?.metrics.rtt_seconds ? true : undefined,
@@ -318,7 +288,7 @@ describe.skipIf(!!skipReason)('agent faults', () => {
     }, 20_000);
     expect(odd.metrics.rtt_seconds!.value).toBe(junk.metrics.rtt_seconds!.value);
     const metricsText = (await get(G, '/metrics')).text;
-    expect(metric(metricsText, 'lpm_measurements_total', { ...labels, result: 'error' })).toBeGreaterThanOrEqual(errorsBefore + 2);
+    expect(sampleValue(metricsText, 'lpm_measurements_total', { ...labels, result: 'error' })).toBeGreaterThanOrEqual(errorsBefore + 2);
     expect((await get(G, '/healthz')).status).toBe(200);
 
     // Real output again: the next run is a success with a new RTT.
@@ -332,7 +302,7 @@ describe.skipIf(!!skipReason)('agent faults', () => {
 
   it('iperf3 output garbage: an error result, counted, no new value; readable output measures again', async () => {
     const labels = { source_node: 'node-g', target_node: 'node-b', network: 'lpm-test', metric: 'bandwidth' };
-    const count = async (result: string) => metric((await get(G, '/metrics')).text, 'lpm_measurements_total', { ...labels, result }) ?? 0;
+    const count = async (result: string) => sampleValue((await get(G, '/metrics')).text, 'lpm_measurements_total', { ...labels, result }) ?? 0;
     const real = await waitFor('node-g -> node-b bandwidth', async () =>
       (await links(G)).links.find((l) => l.target === B.name)?.metrics.bandwidth_bytes_per_second,
     );
@@ -356,7 +326,7 @@ describe.skipIf(!!skipReason)('agent faults', () => {
 
   it('config file deleted while running: the old config keeps measuring', async () => {
     const labels = { source_node: 'node-g', target_node: 'node-b', network: 'lpm-test', metric: 'rtt', result: 'success' };
-    const successes = async () => metric((await get(G, '/metrics')).text, 'lpm_measurements_total', labels) ?? 0;
+    const successes = async () => sampleValue((await get(G, '/metrics')).text, 'lpm_measurements_total', labels) ?? 0;
     const reloads = async () => samples((await get(G, '/metrics')).text).filter((s) => s.name === 'lpm_config_reloads_total');
     const reloadsBefore = await reloads();
     await unlink(gConfig);

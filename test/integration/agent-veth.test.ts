@@ -2,23 +2,23 @@
 // namespaces joined by a veth pair, measuring each other with real ping and iperf3. Each
 // namespace also has a veth to the root namespace, so this test reads the agents' HTTP
 // endpoints directly. Checked over HTTP: /metrics carries RTT, loss and bandwidth for both
-// directions under the GUIDE.md names, /api/v1/links agrees with it, an unreachable peer shows
-// loss 1 and no RTT, a ConfigMap-style config swap removes a peer's series, an invalid config
+// directions under the GUIDE.md names, /api/v1/links agrees with it, an unreachable target shows
+// loss 1 and no RTT, a ConfigMap-style config swap removes a target's series, an invalid config
 // is refused while the agent keeps running, and SIGTERM stops the agent and its iperf3 server.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { samples, sampleValue } from '../helpers/promText.js';
+import { built, describeWithCapabilities, iperf3, missingCapabilities, netns, ping } from '../helpers/capability.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNetns, deleteNetns, deleteLink, inNetns, ip, netnsCapability } from '../../scenarios/lab/ip.js';
+import { addVethPair } from '../helpers/vethPair.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { deleteNetns, deleteLink, inNetns } from '../../scenarios/lab/ip.js';
 import { linksReportSchema, type LinksReport } from '../../src/linkMetrics.js';
 
-const cap = await netnsCapability();
-const built = existsSync(new URL('../../dist/cli/lpm.js', import.meta.url));
-const skipReason = !cap.ok ? cap.reason : !built ? 'dist/ missing: run `npm run build` first' : '';
-if (skipReason) console.warn(`agent-veth: skipped: ${skipReason}`);
+const missing = await missingCapabilities([netns(), built(), ping(), iperf3()]);
 
 const BIN = new URL('../../bin/lpm.js', import.meta.url).pathname;
 const TAG = `${process.pid % 1000}`;
@@ -34,16 +34,16 @@ const PORT = 9105;
 const procs: ResultPromise[] = [];
 let dir = '';
 
-function agentConfig(self: (typeof NODES)[number], peers: Array<{ name: string; address: string }>): string {
+function agentConfig(self: (typeof NODES)[number], targets: Array<{ name: string; address: string }>): string {
   return [
     `node: ${self.name}`,
     `address: ${self.overlay}`,
     `network: lpm-test`,
     `listen: 0.0.0.0:${PORT}`,
-    'peers:',
-    ...peers.map((p) => `  - { name: ${p.name}, address: ${p.address} }`),
+    'targets:',
+    ...targets.map((t) => `  - { name: ${t.name}, address: ${t.address} }`),
     'iperf3: { port: 5201, idleTimeout: 10s }',
-    'metrics:',
+    'measurements:',
     '  - type: rtt',
     '    interval: 1s',
     '    ping: { count: 5, spacing: 0.2s, timeout: 1s }',
@@ -77,28 +77,9 @@ async function links(n: (typeof NODES)[number]): Promise<LinksReport> {
   return linksReportSchema.parse(JSON.parse((await get(n, '/api/v1/links')).text));
 }
 
-/** Prometheus text -> samples (name, labels, value). */
-function samples(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
-  const out = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
 
 function linkValue(text: string, name: string, source: string, target: string, extra: Record<string, string> = {}): number | undefined {
-  return samples(text).find(
-    (s) =>
-      s.name === name &&
-      s.labels.source_node === source &&
-      s.labels.target_node === target &&
-      s.labels.network === 'lpm-test' &&
-      Object.entries(extra).every(([k, v]) => s.labels[k] === v),
-  )?.value;
+  return sampleValue(text, name, { ...extra, source_node: source, target_node: target, network: 'lpm-test' });
 }
 
 async function cleanup(): Promise<void> {
@@ -120,31 +101,18 @@ async function cleanup(): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-describe.skipIf(!!skipReason)('two agents over a veth pair', () => {
+describeWithCapabilities('two agents over a veth pair', missing, () => {
   beforeAll(async () => {
     await cleanup();
     dir = await mkdtemp(join(tmpdir(), 'lpmag-'));
-    for (const n of NODES) await addNetns(n.ns);
-    await ip(['link', 'add', OVERLAY_A, 'netns', NODES[0].ns, 'type', 'veth', 'peer', 'name', OVERLAY_B, 'netns', NODES[1].ns]);
-    for (const [n, link] of [
-      [NODES[0], OVERLAY_A],
-      [NODES[1], OVERLAY_B],
-    ] as const) {
-      await ip(['addr', 'add', `${n.overlay}/24`, 'dev', link], n.ns);
-      await ip(['link', 'set', link, 'up'], n.ns);
-      // The management link from the root namespace to this node's agent.
-      await ip(['link', 'add', n.hostLink, 'type', 'veth', 'peer', 'name', n.nsLink, 'netns', n.ns]);
-      await ip(['addr', 'add', `${n.host}/30`, 'dev', n.hostLink]);
-      await ip(['link', 'set', n.hostLink, 'up']);
-      await ip(['addr', 'add', `${n.agentIp}/30`, 'dev', n.nsLink], n.ns);
-      await ip(['link', 'set', n.nsLink, 'up'], n.ns);
-    }
+    // node-a and node-b on the overlay; management links from the root namespace to their agents
+    await addVethPair(NODES, [OVERLAY_A, OVERLAY_B]);
     const [a, b] = NODES;
-    const peersOf = { 'node-a': [{ name: b.name, address: b.overlay }, GHOST], 'node-b': [{ name: a.name, address: a.overlay }, GHOST] };
+    const targetsOf = { 'node-a': [{ name: b.name, address: b.overlay }, GHOST], 'node-b': [{ name: a.name, address: a.overlay }, GHOST] };
     for (const n of NODES) {
       const nodeDir = join(dir, n.name);
       await mkdir(nodeDir);
-      await writeConfigMap(nodeDir, agentConfig(n, peersOf[n.name]), 1);
+      await writeConfigMap(nodeDir, agentConfig(n, targetsOf[n.name]), 1);
       const [cmd, args] = inNetns(n.ns, [process.execPath, BIN, 'agent', '--config', join(nodeDir, 'agent.yaml'), '--log-level', 'info']);
       const p = execa(cmd, args, { reject: false, stdin: 'ignore', all: true, buffer: true });
       procs.push(p);
@@ -164,13 +132,13 @@ describe.skipIf(!!skipReason)('two agents over a veth pair', () => {
   });
 
   it('measures RTT, loss and bandwidth in both directions; /metrics and /api/v1/links agree', async () => {
-    for (const [self, peer] of [
+    for (const [self, other] of [
       [NODES[0], NODES[1]],
       [NODES[1], NODES[0]],
     ] as const) {
       // Wait until both measurement types have succeeded at least once on this agent.
-      await waitFor(`${self.name} -> ${peer.name} rtt and bandwidth`, async () => {
-        const link = (await links(self)).links.find((l) => l.target === peer.name);
+      await waitFor(`${self.name} -> ${other.name} rtt and bandwidth`, async () => {
+        const link = (await links(self)).links.find((l) => l.target === other.name);
         return link?.metrics.rtt_seconds && link.metrics.bandwidth_bytes_per_second ? link : undefined;
       });
       // Read links, metrics, links; compare only when no run finished in between.
@@ -182,8 +150,8 @@ describe.skipIf(!!skipReason)('two agents over a veth pair', () => {
       });
       expect(report.node).toBe(self.name);
       expect(report.network).toBe('lpm-test');
-      const link = report.links.find((l) => l.target === peer.name)!;
-      expect(link).toMatchObject({ source: self.name, target: peer.name, network: 'lpm-test', address: peer.overlay });
+      const link = report.links.find((l) => l.target === other.name)!;
+      expect(link).toMatchObject({ source: self.name, target: other.name, network: 'lpm-test', address: other.overlay });
       const m = link.metrics;
       // A veth inside one machine: an RTT well under a second even on a busy 2-core box, no loss,
       // and far more than 1 Mbit/s (the bounds only rule out unit mistakes, not slow machines).
@@ -194,16 +162,16 @@ describe.skipIf(!!skipReason)('two agents over a veth pair', () => {
       expect(m.packet_loss_ratio!.value).toBe(0);
       expect(m.bandwidth_bytes_per_second!.value).toBeGreaterThan(1e6 / 8);
       for (const key of ['rtt_seconds', 'rtt_min_seconds', 'rtt_max_seconds', 'jitter_seconds', 'packet_loss_ratio', 'bandwidth_bytes_per_second'] as const)
-        expect(linkValue(text, `lpm_link_${key}`, self.name, peer.name), key).toBe(m[key]!.value);
-      expect(linkValue(text, 'lpm_link_last_measurement_timestamp_seconds', self.name, peer.name, { metric: 'rtt' })).toBe(
+        expect(linkValue(text, `lpm_link_${key}`, self.name, other.name), key).toBe(m[key]!.value);
+      expect(linkValue(text, 'lpm_link_last_measurement_timestamp_seconds', self.name, other.name, { metric: 'rtt' })).toBe(
         link.lastResults.rtt!.timestamp,
       );
-      expect(linkValue(text, 'lpm_link_last_measurement_timestamp_seconds', self.name, peer.name, { metric: 'bandwidth' })).toBe(
+      expect(linkValue(text, 'lpm_link_last_measurement_timestamp_seconds', self.name, other.name, { metric: 'bandwidth' })).toBe(
         link.lastResults.bandwidth!.timestamp,
       );
-      expect(linkValue(text, 'lpm_measurements_total', self.name, peer.name, { metric: 'rtt', result: 'success' })).toBeGreaterThanOrEqual(1);
-      expect(linkValue(text, 'lpm_measurements_total', self.name, peer.name, { metric: 'bandwidth', result: 'success' })).toBeGreaterThanOrEqual(1);
-      expect(linkValue(text, 'lpm_probe_rtt_seconds_count', self.name, peer.name)).toBeGreaterThanOrEqual(5);
+      expect(linkValue(text, 'lpm_measurements_total', self.name, other.name, { metric: 'rtt', result: 'success' })).toBeGreaterThanOrEqual(1);
+      expect(linkValue(text, 'lpm_measurements_total', self.name, other.name, { metric: 'bandwidth', result: 'success' })).toBeGreaterThanOrEqual(1);
+      expect(linkValue(text, 'lpm_probe_rtt_seconds_count', self.name, other.name)).toBeGreaterThanOrEqual(5);
       expect(text).toMatch(/^lpm_build_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m);
       expect(text).toMatch(/^lpm_iperf3_server_up 1$/m);
     }
@@ -263,7 +231,7 @@ describe.skipIf(!!skipReason)('two agents over a veth pair', () => {
     }, 15_000);
     const text = (await get(a, '/metrics')).text;
     expect(samples(text).find((s) => s.name === 'lpm_config_reloads_total' && s.labels.result === 'success')?.value).toBe(1);
-    expect(text).toMatch(/^lpm_peers 1$/m);
+    expect(text).toMatch(/^lpm_targets 1$/m);
     expect(linkValue(text, 'lpm_link_rtt_seconds', 'node-a', 'node-b')).toBeGreaterThan(0);
   });
 

@@ -6,14 +6,15 @@
 // - every PromQL expression of the Grafana dashboard is valid and returns series;
 // - Prometheus killed mid-run: the extender keeps the last matrix, marks it stale after the
 //   configured age, never answers a scheduling request with an error, and recovers.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { built, describeWithCapabilities, iperf3, missingCapabilities, netns, ping, prometheus, ROOT } from '../helpers/capability.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { extenderConfigSchema } from '../../extender/config.js';
 import { dashboardQueries } from '../helpers/dashboardQueries.js';
 import type { LinkMatrix } from '../../src/linkMatrix.js';
@@ -21,22 +22,12 @@ import { instantVector } from '../../extender/sources/prometheusResponse.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
 import { DirectSource } from '../../extender/sources/direct.js';
 import { PrometheusSource } from '../../extender/sources/prometheus.js';
-import { netnsCapability } from '../../scenarios/lab/ip.js';
 import { labDown, labUp } from '../../scenarios/lab/lab.js';
 import { stopProcess } from '../../scenarios/lab/processes.js';
-import { freeLoopbackPort, prometheusAvailable, startLabPrometheus } from '../../scenarios/lab/prometheus.js';
+import { freeLoopbackPort, startLabPrometheus } from '../../scenarios/lab/prometheus.js';
 import { prometheusDir, type LabState } from '../../scenarios/lab/state.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const cap = await netnsCapability();
-const skipReason = !cap.ok
-  ? cap.reason
-  : !(await prometheusAvailable())
-    ? 'prometheus is not installed (scripts/setup.sh installs it)'
-    : !existsSync(join(ROOT, 'dist', 'cli', 'lpm.js'))
-      ? 'dist/ missing: run "npm run build" first'
-      : undefined;
-if (skipReason) console.warn(`collector integration test skipped: ${skipReason}`);
+const missing = await missingCapabilities([netns(), prometheus(), built(), ping(), iperf3()]);
 
 const LAB = 'tcol';
 const SCRAPE = 1; // seconds: Prometheus scrape and rule evaluation interval in this test
@@ -62,7 +53,7 @@ nodes: [a, b, c]
 links:
 ${LINKS.map((l) => `  - { from: ${l.a}, to: ${l.b}, delay: ${l.delay * 1000}ms, rate: ${(l.rate * 8) / 1e6}Mbps }`).join('\n')}
 agent:
-  metrics:
+  measurements:
     - { type: rtt, interval: 3s, ping: { count: 10, spacing: 50ms } }
     - { type: bandwidth, interval: 30s, iperf3: { duration: 2s, omit: 1s } }
 `;
@@ -94,7 +85,7 @@ const pod = {
 };
 const args = { Pod: pod, NodeNames: ['a', 'b', 'c'], Nodes: null };
 
-describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> extender', () => {
+describeWithCapabilities('collector: agents -> Prometheus -> extender', missing, () => {
   let state: LabState;
   let promUrl: string;
   let promPort: number;
@@ -107,8 +98,9 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
     promUrl = `http://127.0.0.1:${promPort}`;
     const config = extenderConfigSchema.parse({
       source: { type: 'prometheus', url: promUrl, interval: '1s', timeout: '1s' },
-      // default max ages: RTT 3 x 3 s + 3 x 1 s (scrape, recording rule, query) = 12 s
-      staleness: { rttInterval: '3s', bandwidthInterval: '30s' },
+      // default max ages: RTT max(3 x 3 s, 1.2 x 3 s + 2 bandwidth windows of 2 + 1 + 3 s) + 3 x 1 s
+      // (scrape, recording rule, query) = 18.6 s
+      staleness: { rttInterval: '3s', bandwidthInterval: '30s', bandwidthWindow: '6s' },
       kubernetes: { enabled: false },
       pods: [{ name: 'db', namespace: 'default', labels: { app: 'db' }, nodeName: 'a' }],
     });
@@ -130,7 +122,8 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
 
   it('the prometheus source returns every link, consistent with the configured links', async () => {
     const source = new PrometheusSource({ url: promUrl, interval: SCRAPE, timeout: 2 });
-    // One bandwidth sweep of 3 nodes takes 3 slots of 12 s. Omit 1 s: slow start and its first
+    // One bandwidth sweep of 3 nodes takes 3 slots of 16 s (two 6 s windows, each followed by a 2 s
+    // quiet gap for the RTT probes). Omit 1 s: slow start and its first
     // queue overflow, which cost a 2 s test up to 11 % in CI, are not counted.
     const matrix = await waitFor('RTT and bandwidth of every link in Prometheus', async () => {
       const m = await source.fetch(AbortSignal.timeout(5000));
@@ -229,7 +222,7 @@ describe.skipIf(skipReason !== undefined)('collector: agents -> Prometheus -> ex
     await sleep(2500);
     expect(extender.cache.current?.matrix).toBe(before.matrix);
     expect(extender.cache.lastError).toBeDefined();
-    // Past the RTT staleness age (12 s), the values are stale: no filtering, and the decision says so.
+    // Past the RTT staleness age (18.6 s), the values are stale: no filtering, and the decision says so.
     const statuses = new Set<number>();
     const filter = await waitFor('every RTT stale: c no longer filtered', async () => {
       const r = await post(`${extenderUrl}/filter`, args);

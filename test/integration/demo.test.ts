@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown } from '../../scenarios/lab/lab.js';
-import { listNetns, netnsCapability } from '../../scenarios/lab/ip.js';
+import { listNetns } from '../../scenarios/lab/ip.js';
 import { findByMarker, stopProcess } from '../../scenarios/lab/processes.js';
 import { agentConfigPath, statePath } from '../../scenarios/lab/state.js';
+import { built, missingCapabilities, netns, requireInCI } from '../helpers/capability.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'lpm.js');
@@ -43,7 +44,7 @@ function waitForOutput(p: ResultPromise<{ reject: false; all: true }>, text: str
   return new Promise((resolve, reject) => {
     let seen = '';
     const t = setTimeout(() => reject(new Error(`no "${text}" after ${timeoutMs} ms:\n${seen}`)), timeoutMs);
-    p.all!.on('data', (chunk: Buffer) => {
+    p.all.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
       if (seen.includes(text)) {
         clearTimeout(t);
@@ -58,10 +59,9 @@ function waitForOutput(p: ResultPromise<{ reject: false; all: true }>, text: str
 }
 
 beforeAll(async () => {
-  expect(existsSync(join(ROOT, 'dist', 'cli', 'lpm.js')), 'dist/ is missing: run "npm run build" first').toBe(true);
-  const cap = await netnsCapability();
-  labMode = cap.ok;
-  if (!cap.ok) console.warn(`demo test: no network namespaces (${cap.reason}): the demo runs, and is tested, in sim mode`);
+  expect(await missingCapabilities([built()])).toEqual([]);
+  // Without network namespaces the demo runs, and is tested, in sim mode; with CI=true that fails.
+  labMode = requireInCI('lpm demo in lab mode', await missingCapabilities([netns()]));
   expect(await leftovers()).toEqual([]);
 });
 
@@ -73,7 +73,7 @@ afterAll(async () => {
 
 describe('lpm demo', () => {
   it('runs the whole flow, prints matrices and placements, exits 0 and leaves nothing behind', async () => {
-    const r = await demo(['--exit-after-first-decisions']);
+    const r = await demo(['--exit-after-first-decisions', '--sweep-timeout', '1m30s']);
     const out = r.all ?? '';
     expect(r.exitCode, out).toBe(0);
     if (labMode) {
@@ -99,6 +99,21 @@ describe('lpm demo', () => {
     expect(out).toContain('done: nothing left running.');
     expect(await leftovers()).toEqual([]);
   }, 180_000);
+
+  it('--sweep-timeout takes a duration; a value that is none, or out of range, is a usage error', async () => {
+    const help = await execa(process.execPath, [BIN, 'demo', '--help'], { reject: false });
+    expect(help.stdout).toMatch(/--sweep-timeout DURATION +how long to wait for the first full measurement sweep \(default: 90s\)/);
+    for (const [value, message] of [
+      ['soon', /lpm demo: --sweep-timeout: "soon" is not a duration/],
+      ['0s', /lpm demo: --sweep-timeout: "0s" must be from 1s to 3600s/],
+      ['2h', /lpm demo: --sweep-timeout: "2h" must be from 1s to 3600s/],
+    ] as const) {
+      const r = await demo(['--sweep-timeout', value]);
+      expect(r.exitCode, r.all).toBe(2);
+      expect(r.all).toMatch(message);
+    }
+    expect(await leftovers()).toEqual([]);
+  }, 60_000);
 
   it('cleans up when interrupted while waiting for measurements (SIGINT)', async () => {
     const p = demo([]);

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, execaSync } from 'execa';
+import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extenderConfigSchema, type ExtenderConfigInput } from '../../extender/config.js';
@@ -15,11 +15,13 @@ import { LinkMatrix } from '../../src/linkMatrix.js';
 import type { LinksReport } from '../../src/linkMetrics.js';
 import type { Decision } from '../../extender/decisionLog.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
-import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
+import { PodIndex } from '../../extender/pods/podIndex.js';
 import type { PodInfo } from '../../extender/pods/podStore.js';
 import { DirectSource } from '../../extender/sources/direct.js';
 import type { MetricSource } from '../../extender/sources/source.js';
 import { StaticSource } from '../../extender/sources/static.js';
+import { readAnswer } from '../helpers/http.js';
+import { built, describeWithCapabilities, missingCapabilities, openssl } from '../helpers/capability.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/kube-scheduler');
 const fixture = (f: string): Record<string, unknown> => JSON.parse(readFileSync(join(FIXTURES, f), 'utf8'));
@@ -34,13 +36,13 @@ async function startExtender(opts: {
   config?: Partial<ExtenderConfigInput>;
   pods?: PodInfo[];
   source?: MetricSource;
-}): Promise<{ ext: Extender; url: string; store: MemoryPodStore }> {
+}): Promise<{ ext: Extender; url: string; store: PodIndex }> {
   const config = extenderConfigSchema.parse({
     source: { type: 'static', links: [] },
     kubernetes: { enabled: false },
     ...opts.config,
   });
-  const store = new MemoryPodStore(opts.pods ?? []);
+  const store = new PodIndex({ pods: opts.pods ?? [] });
   const ext = await createExtender({ config, podStore: store, ...(opts.source ? { source: opts.source } : {}) });
   running.push(ext);
   const url = await ext.start({ host: '127.0.0.1', port: 0 });
@@ -56,14 +58,7 @@ async function call(url: string, path: string, body?: unknown, raw?: string, dis
       : {}),
     ...(dispatcher ? { dispatcher } : {}),
   });
-  const text = await res.body.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, json: json as any, text };
+  return readAnswer(res);
 }
 
 const pod = (namespace: string, name: string, nodeName: string | undefined, labels: Record<string, string>, annotations: Record<string, string> = {}): PodInfo => ({
@@ -202,8 +197,8 @@ describe('kube-scheduler fixture bodies through the real server', () => {
     expect(ext.metrics).toBeDefined();
   });
 
-  it('/api/v1/links serves the current matrix, /healthz and /readyz answer', async () => {
-    const links = (await call(url, '/api/v1/links')).json;
+  it('/api/v1/matrix serves the current matrix, /healthz and /readyz answer', async () => {
+    const links = (await call(url, '/api/v1/matrix')).json;
     expect(links.source).toBe('static');
     expect(links.nodes).toEqual(['node-a', 'node-b', 'node-c']);
     expect(links.links[0]).toMatchObject({ source: 'node-b', target: 'node-a', metrics: { rtt_seconds: { value: 0.002 } } });
@@ -318,16 +313,17 @@ describe('link-aware answers over HTTP', () => {
 
 describe('placement race: the extender remembers its own choice', () => {
   it('prioritize records the unique best node; the next peer sees it before any watch event', async () => {
+    const web = { name: 'web-0', labels: { app: 'web' }, annotations: { 'lpm.l2sm.io/peers': 'app=db' } };
+    const cache = { name: 'cache-0', labels: { app: 'cache' }, annotations: { 'lpm.l2sm.io/peers': 'app=web' } };
+    // both pending, as the watch reports pods before kube-scheduler asks about them
     const { url, store } = await startExtender({
-      pods: [pod('default', 'db-0', 'node-a', { app: 'db' })],
+      pods: [pod('default', 'db-0', 'node-a', { app: 'db' }), pod('default', 'web-0', undefined, web.labels, web.annotations), pod('default', 'cache-0', undefined, cache.labels, cache.annotations)],
       config: { source: { type: 'static', links: [{ source: 'node-b', target: 'node-a', rtt: '1ms', bandwidth: '1Gbps' }] } },
     });
-    const web = { name: 'web-0', labels: { app: 'web' }, annotations: { 'lpm.l2sm.io/peers': 'app=db' } };
     const p = await call(url, '/prioritize', args(web, ['node-a', 'node-b', 'node-c']));
     expect(p.json.find((h: { Score: number }) => h.Score === 10).Host).toBe('node-a');
     expect(store.get('default', 'web-0')?.nodeName).toBe('node-a');
     // a cache pod that peers with web, scheduled right after: web-0 on A pulls it there
-    const cache = { name: 'cache-0', labels: { app: 'cache' }, annotations: { 'lpm.l2sm.io/peers': 'app=web' } };
     const p2 = await call(url, '/prioritize', args(cache, ['node-c', 'node-a']));
     expect(p2.json).toEqual([
       { Host: 'node-c', Score: expect.any(Number) },
@@ -338,14 +334,15 @@ describe('placement race: the extender remembers its own choice', () => {
   });
 
   it('filter records the node when exactly one passes (kube-scheduler skips prioritize then)', async () => {
+    const web = { name: 'web-1', labels: { app: 'web' }, annotations: { 'lpm.l2sm.io/peers': 'app=db', 'lpm.l2sm.io/max-rtt': '5ms' } };
     const { url, store } = await startExtender({
-      pods: [pod('default', 'db-0', 'node-a', { app: 'db' })],
+      pods: [pod('default', 'db-0', 'node-a', { app: 'db' }), pod('default', 'web-1', undefined, web.labels, web.annotations)],
       config: { source: { type: 'static', links: [{ source: 'node-c', target: 'node-a', rtt: '50ms' }] } },
     });
-    const web = { name: 'web-1', labels: { app: 'web' }, annotations: { 'lpm.l2sm.io/peers': 'app=db', 'lpm.l2sm.io/max-rtt': '5ms' } };
     const f = await call(url, '/filter', args(web, ['node-c', 'node-a']));
     expect(f.json.NodeNames).toEqual(['node-a']);
-    expect(store.choices).toEqual([{ pod: 'default/web-1', node: 'node-a' }]);
+    expect(store.isAssumed('default', 'web-1')).toBe(true);
+    expect(store.size).toEqual({ confirmed: 2, assumed: 1 }); // that one choice, nothing else
     expect(store.get('default', 'web-1')?.nodeName).toBe('node-a');
   });
 });
@@ -361,17 +358,17 @@ describe('never blocking scheduling for lack of data', () => {
         throw new Error('agents unreachable');
       },
     };
-    const { url } = await startExtender({ pods: [pod('default', 'db-0', 'A', { app: 'db' })], source: failing });
+    const { url } = await startExtender({ pods: [pod('default', 'db-0', 'node-a', { app: 'db' })], source: failing });
     expect(calls).toBeGreaterThan(0);
     const web = { name: 'web', annotations: { 'lpm.l2sm.io/peers': 'app=db', 'lpm.l2sm.io/max-rtt': '1ms' } };
-    const f = await call(url, '/filter', args(web, ['A', 'B']));
+    const f = await call(url, '/filter', args(web, ['node-a', 'node-b']));
     expect(f.status).toBe(200);
-    expect(f.json.NodeNames).toEqual(['A', 'B']);
-    const p = await call(url, '/prioritize', args(web, ['A', 'B']));
+    expect(f.json.NodeNames).toEqual(['node-a', 'node-b']);
+    const p = await call(url, '/prioritize', args(web, ['node-a', 'node-b']));
     expect(p.status).toBe(200);
     expect(p.json).toEqual([
-      { Host: 'A', Score: 0 },
-      { Host: 'B', Score: 0 },
+      { Host: 'node-a', Score: 0 },
+      { Host: 'node-b', Score: 0 },
     ]);
     const [d] = await decisions(url, 'verb=prioritize');
     expect(d).toMatchObject({ outcome: 'neutral', reason: 'no link matrix loaded yet', matrix: null });
@@ -386,7 +383,7 @@ describe('never blocking scheduling for lack of data', () => {
   it('a failed refresh keeps the last good matrix', async () => {
     let fail = false;
     const m = new LinkMatrix();
-    m.set('B', 'A', 'rtt_seconds', { value: 0.001, timestamp: Date.now() / 1000 });
+    m.set('node-b', 'node-a', 'rtt_seconds', { value: 0.001, timestamp: Date.now() / 1000 });
     const flaky = new StaticSource({
       matrix: () => {
         if (fail) throw new Error('boom');
@@ -396,16 +393,16 @@ describe('never blocking scheduling for lack of data', () => {
     const { url, ext } = await startExtender({ source: flaky });
     fail = true;
     expect(await ext.cache.refresh()).toBe(false);
-    const links = (await call(url, '/api/v1/links')).json;
+    const links = (await call(url, '/api/v1/matrix')).json;
     expect(links.links).toHaveLength(1);
     expect(links.lastError.message).toBe('boom');
     expect((await call(url, '/readyz')).status).toBe(200);
   });
 
   it('a pod cache that has not loaded yet: neutral, and /readyz waits for it', async () => {
-    const { url, store } = await startExtender({ pods: [pod('default', 'db-0', 'A', { app: 'db' })] });
+    const { url, store } = await startExtender({ pods: [pod('default', 'db-0', 'node-a', { app: 'db' })] });
     store.ready = false;
-    const p = await call(url, '/prioritize', args({ name: 'web', annotations: { 'lpm.l2sm.io/peers': 'app=db' } }, ['A', 'B']));
+    const p = await call(url, '/prioritize', args({ name: 'web', annotations: { 'lpm.l2sm.io/peers': 'app=db' } }, ['node-a', 'node-b']));
     expect(p.json.map((h: { Score: number }) => h.Score)).toEqual([0, 0]);
     expect((await decisions(url, 'verb=prioritize'))[0]!.reason).toBe('pod cache not loaded yet');
     expect((await call(url, '/readyz')).json.waiting).toEqual(['pod cache (initial list pending)']);
@@ -459,14 +456,14 @@ describe('direct source: scraping real agent endpoints', () => {
     const garbage = await agent(() => ({ status: 200, body: JSON.stringify({ node: 'G', links: 'nope' }) }));
     const source = new DirectSource([a, b, `${garbage}/`], 3600, 2);
     const { url, ext } = await startExtender({ source });
-    let links = (await call(url, '/api/v1/links')).json;
+    let links = (await call(url, '/api/v1/matrix')).json;
     expect(links.links.map((l: { source: string }) => l.source)).toEqual(['A', 'B']);
     const status = links.sourceStatus as Array<{ ok: boolean; lastError: string | null }>;
     expect(status.map((s) => s.ok)).toEqual([true, true, false]);
     expect(status[2]!.lastError).toMatch(/malformed report at (network|links)/);
     bUp = false;
     expect(await ext.cache.refresh()).toBe(true);
-    links = (await call(url, '/api/v1/links')).json;
+    links = (await call(url, '/api/v1/matrix')).json;
     expect(links.links).toHaveLength(2); // B's last good report kept
     expect(links.sourceStatus[1].lastError).toMatch(/HTTP 500/);
   });
@@ -479,16 +476,9 @@ describe('direct source: scraping real agent endpoints', () => {
   });
 });
 
-const haveOpenssl = (() => {
-  try {
-    execaSync('openssl', ['version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const missingOpenssl = await missingCapabilities([openssl()]);
 
-describe.skipIf(!haveOpenssl)('TLS (throwaway certificates from openssl; skipped when openssl is absent)', () => {
+describeWithCapabilities('TLS (throwaway certificates from openssl)', missingOpenssl, () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lpm-extender-tls-'));
@@ -532,24 +522,18 @@ describe.skipIf(!haveOpenssl)('TLS (throwaway certificates from openssl; skipped
   });
 });
 
-describe('lpm extender command', () => {
-  const bin = join(import.meta.dirname, '../../bin/lpm.js');
-  const built = (() => {
-    try {
-      readFileSync(join(import.meta.dirname, '../../dist/extender/command.js'));
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+const missingBuild = await missingCapabilities([built()]);
 
-  it.skipIf(!built)('--help lists the flags (needs npm run build)', async () => {
+describeWithCapabilities('lpm extender command (needs npm run build)', missingBuild, () => {
+  const bin = join(import.meta.dirname, '../../bin/lpm.js');
+
+  it('--help lists the flags', async () => {
     const r = await execa('node', [bin, 'extender', '--help']);
     expect(r.stdout).toMatch(/--config FILE/);
     expect(r.stdout).toMatch(/--log-level LEVEL/);
   });
 
-  it.skipIf(!built)('runs from a config file, answers, and stops on SIGTERM (needs npm run build)', async () => {
+  it('runs from a config file, answers, and stops on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lpm-extender-cmd-'));
     try {
       // pick a free port by binding and releasing it
@@ -593,7 +577,7 @@ describe('lpm extender command', () => {
     }
   });
 
-  it.skipIf(!built)('a bad config is reported with file, line and field', async () => {
+  it('a bad config is reported with file, line and field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lpm-extender-cmd-'));
     try {
       const cfg = join(dir, 'bad.yaml');

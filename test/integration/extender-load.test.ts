@@ -2,7 +2,7 @@
 // the in-process server; a sustained run against `lpm extender` as its own process with its RSS
 // read from /proc/PID/status; and SIGTERM while large requests are still arriving. Behaviour only:
 // every answer 200, memory flat, in-flight requests answered, new connections refused, exit 0.
-// The CLI tests need `npm run build` (they skip with a message otherwise).
+// The CLI tests need `npm run build` (they skip with a message otherwise; with CI=true they fail).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -14,19 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extenderConfigSchema } from '../../extender/config.js';
 import { extenderFilterResultSchema, hostPriorityListSchema } from '../../extender/protocol.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
+import { built, describeWithCapabilities, missingCapabilities } from '../helpers/capability.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/kube-scheduler');
 const NODE_TEMPLATE = JSON.parse(readFileSync(join(FIXTURES, 'filter-request.nodelist.captured-v1.26.json'), 'utf8')).Nodes.items[0];
 const POD_TEMPLATE = JSON.parse(readFileSync(join(FIXTURES, 'filter-request.nodenames.json'), 'utf8')).Pod;
 const BIN = join(import.meta.dirname, '../../bin/lpm.js');
-const BUILT = (() => {
-  try {
-    readFileSync(join(import.meta.dirname, '../../dist/extender/command.js'));
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const missingBuild = await missingCapabilities([built()]);
 
 // ---- a realistic cluster: 30 nodes fully measured, 60 placed pods in 3 apps on 2 networks ----
 
@@ -241,7 +235,7 @@ describe('1000 concurrent kube-scheduler calls (in-process server)', () => {
   });
 });
 
-describe.skipIf(!BUILT)('lpm extender as a process (needs npm run build)', () => {
+describeWithCapabilities('lpm extender as a process (needs npm run build)', missingBuild, () => {
   it('sustained load (bounded: 8000 calls or 20 s): no errors and flat memory', async () => {
     // A heap cap, as a container's memory limit imposes (V8 sizes its heap from the machine's
     // memory otherwise, and on a big machine lets garbage pile up to hundreds of MB before

@@ -5,20 +5,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, execaSync } from 'execa';
+import { execa } from 'execa';
 import { Agent, request, type buildConnector } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { extenderConfigSchema, type ExtenderConfigInput } from '../../extender/config.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
+import { describeWithCapabilities, missingCapabilities, openssl } from '../helpers/capability.js';
 
-const haveOpenssl = (() => {
-  try {
-    execaSync('openssl', ['version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const missing = await missingCapabilities([openssl()]);
 
 const running: Extender[] = [];
 const agents: Agent[] = [];
@@ -27,18 +21,23 @@ afterAll(async () => {
   await Promise.all(agents.map((a) => a.close()));
 });
 
-async function start(tls: ExtenderConfigInput['tls']): Promise<string> {
+async function startExt(tls: ExtenderConfigInput['tls'], extra: Partial<ExtenderConfigInput> = {}): Promise<{ ext: Extender; url: string }> {
   const config = extenderConfigSchema.parse({
     source: { type: 'static', links: [{ source: 'b', target: 'a', rtt: '1ms' }] },
     kubernetes: { enabled: false },
     pods: [{ name: 'db-0', labels: { app: 'db' }, nodeName: 'a' }],
     tls,
+    ...extra,
   });
   const ext = await createExtender({ config });
   running.push(ext);
   const url = await ext.start({ host: '127.0.0.1', port: 0 });
   await ext.cache.refresh();
-  return url;
+  return { ext, url };
+}
+
+async function start(tls: ExtenderConfigInput['tls']): Promise<string> {
+  return (await startExt(tls)).url;
 }
 
 const agent = (connect: buildConnector.BuildOptions) => {
@@ -55,13 +54,14 @@ async function fetchText(url: string, dispatcher: Agent, body?: unknown): Promis
   return { status: res.statusCode, text: await res.body.text() };
 }
 
-describe.skipIf(!haveOpenssl)('extender API and metrics over TLS (openssl certificates; skipped without openssl)', () => {
+describeWithCapabilities('extender API and metrics over TLS (openssl certificates)', missing, () => {
   let dir: string;
   const file = (f: string) => join(dir, f);
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lpm-extender-tls-api-'));
     const ssl = (...a: string[]) => execa('openssl', a, { cwd: dir });
     writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    writeFileSync(file('scheduler-san.cnf'), 'subjectAltName=DNS:lpm-scheduler,DNS:other.example\n');
     // two CAs: the cluster's, and a rogue one whose client certificates must be refused
     for (const ca of ['ca', 'rogue-ca'])
       await ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=lpm-test-${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.crt`);
@@ -69,9 +69,11 @@ describe.skipIf(!haveOpenssl)('extender API and metrics over TLS (openssl certif
       ['server', 'ca'],
       ['client', 'ca'],
       ['rogue-client', 'rogue-ca'],
+      ['scheduler', 'ca'],
     ] as const) {
       await ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      await ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '1', '-out', `${name}.crt`, ...(name === 'server' ? ['-extfile', 'san.cnf'] : []));
+      const ext = name === 'server' ? ['-extfile', 'san.cnf'] : name === 'scheduler' ? ['-extfile', 'scheduler-san.cnf'] : [];
+      await ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '1', '-out', `${name}.crt`, ...ext);
     }
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,7 +84,7 @@ describe.skipIf(!haveOpenssl)('extender API and metrics over TLS (openssl certif
     NodeNames: ['a', 'b'],
   };
 
-  it('/metrics, /api/v1/decisions, /api/v1/links and the verbs over https; plain http to the port gets nothing', async () => {
+  it('/metrics, /api/v1/decisions, /api/v1/matrix and the verbs over https; plain http to the port gets nothing', async () => {
     const url = await start({ cert: file('server.crt'), key: file('server.key') });
     expect(url).toMatch(/^https:/);
     const trusting = agent({ ca: readFileSync(file('ca.crt')) });
@@ -98,7 +100,7 @@ describe.skipIf(!haveOpenssl)('extender API and metrics over TLS (openssl certif
     const decisions = await fetchText(`${url}/api/v1/decisions?pod=default/web`, trusting);
     expect(decisions.status).toBe(200);
     expect(JSON.parse(decisions.text).decisions[0]).toMatchObject({ verb: 'prioritize', pod: 'default/web', chosen: 'a' });
-    const links = await fetchText(`${url}/api/v1/links`, trusting);
+    const links = await fetchText(`${url}/api/v1/matrix`, trusting);
     expect(JSON.parse(links.text).links).toHaveLength(1);
 
     // plain http to the TLS port: no answer with data (the TLS handshake fails)
@@ -135,5 +137,39 @@ describe.skipIf(!haveOpenssl)('extender API and metrics over TLS (openssl certif
     }
     // still serving the legitimate client afterwards
     expect((await fetchText(`${url}/healthz`, withCert)).status).toBe(200);
+  });
+
+  it('tls.clientNames: only client certificates naming one of them (CN or DNS SAN) are served; the others get 403', async () => {
+    const ca = readFileSync(file('ca.crt'));
+    const as = (name: string) => agent({ ca, cert: readFileSync(file(`${name}.crt`)), key: readFileSync(file(`${name}.key`)) });
+    // by DNS SAN (the scheduler's certificate: CN=scheduler, SAN lpm-scheduler)
+    const bySan = await start({ cert: file('server.crt'), key: file('server.key'), clientCA: file('ca.crt'), clientNames: ['lpm-scheduler'] });
+    expect((await fetchText(`${bySan}/prioritize`, as('scheduler'), scheduleCall)).status).toBe(200);
+    const refused = await fetchText(`${bySan}/prioritize`, as('client'), scheduleCall);
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.text).Error).toMatch(/client certificate \(client\) is not among tls\.clientNames/);
+    expect((await fetchText(`${bySan}/metrics`, as('client'))).status).toBe(403);
+    // by subject CN
+    const byCn = await start({ cert: file('server.crt'), key: file('server.key'), clientCA: file('ca.crt'), clientNames: ['client'] });
+    expect((await fetchText(`${byCn}/filter`, as('client'), scheduleCall)).status).toBe(200);
+    expect((await fetchText(`${byCn}/filter`, as('scheduler'), scheduleCall)).status).toBe(403);
+    // a certificate from another CA still fails the handshake
+    await expect(fetchText(`${byCn}/filter`, as('rogue-client'), scheduleCall)).rejects.toThrow();
+    expect(() => extenderConfigSchema.parse({ source: { type: 'static', links: [] }, tls: { cert: 'c', key: 'k', clientNames: ['x'] } })).toThrow(/clientNames needs clientCA/);
+  });
+
+  it('the read API on its own listener behind the same mutual TLS and client names', async () => {
+    const { ext, url: main } = await startExt(
+      { cert: file('server.crt'), key: file('server.key'), clientCA: file('ca.crt'), clientNames: ['lpm-scheduler', 'client'] },
+      { readApi: { listen: '127.0.0.1:0' } },
+    );
+    const api = ext.readApiUrl!;
+    expect(api).toMatch(/^https:/);
+    const ca = readFileSync(file('ca.crt'));
+    const client = agent({ ca, cert: readFileSync(file('client.crt')), key: readFileSync(file('client.key')) });
+    expect((await fetchText(`${api}/api/v1/decisions`, client)).status).toBe(200);
+    await expect(fetchText(`${api}/api/v1/decisions`, agent({ ca }))).rejects.toThrow();
+    // not on the scheduler port any more
+    expect((await fetchText(`${main}/api/v1/decisions`, client)).status).toBe(404);
   });
 });

@@ -1,27 +1,22 @@
-// `lpm lab up --agents`: a real agent per node namespace, configured for that node's peers,
+// `lpm lab up --agents`: a real agent per node namespace, configured for that node's targets,
 // measuring the emulated links; `lab down` stops the agents too.
-import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { linksReportSchema } from '../../src/linkMetrics.js';
-import { netnsCapability } from '../../scenarios/lab/ip.js';
 import { labDown } from '../../scenarios/lab/lab.js';
 import { isAlive } from '../../scenarios/lab/processes.js';
 import { readState } from '../../scenarios/lab/state.js';
+import { built, describeWithCapabilities, iperf3, missingCapabilities, netns, ping, ROOT } from '../helpers/capability.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'lpm.js');
-const cap = await netnsCapability();
-const built = existsSync(join(ROOT, 'dist', 'cli', 'lpm.js'));
-const skipReason = !cap.ok ? cap.reason : !built ? 'dist/ missing: run "npm run build" first' : undefined;
-if (skipReason) console.warn(`lab agent integration test skipped: ${skipReason}`);
+const missing = await missingCapabilities([netns(), built(), ping(), iperf3()]);
 
 const LAB = 'tagt';
 
-describe.skipIf(skipReason !== undefined)('lpm lab up --agents', () => {
+describeWithCapabilities('lpm lab up --agents', missing, () => {
   afterAll(async () => {
     await labDown(LAB).catch(() => undefined);
   });
@@ -35,7 +30,7 @@ describe.skipIf(skipReason !== undefined)('lpm lab up --agents', () => {
       `name: ${LAB}
 nodes: [a, b]
 agent:
-  metrics:
+  measurements:
     - { type: rtt, interval: 1s, ping: { count: 10, spacing: 20ms } }
 links:
   - { from: a, to: b, delay: 3ms, rate: 20Mbps }

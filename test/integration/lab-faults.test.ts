@@ -10,27 +10,23 @@
 // Topology: a-b 1 ms, a-c 3 ms one way. Every agent measures RTT towards a and b only, so a<->b
 // is measured from both ends and c->a, c->b only by c (nobody measures towards c): when c's agent
 // dies there is no reverse measurement to fall back on.
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { built, describeWithCapabilities, iperf3, missingCapabilities, netns, ping } from '../helpers/capability.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createExtender, type Extender } from '../../extender/extender.js';
 import type { Decision } from '../../extender/decisionLog.js';
 import { extenderConfigSchema } from '../../extender/config.js';
 import { linksReportSchema, type LinksReport } from '../../src/linkMetrics.js';
-import { netnsCapability } from '../../scenarios/lab/ip.js';
 import { labDown, labSet, labStatus, labUp } from '../../scenarios/lab/lab.js';
 import { isAlive } from '../../scenarios/lab/processes.js';
 import { parseSetArgs } from '../../scenarios/lab/setArgs.js';
 import type { LabState } from '../../scenarios/lab/state.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const cap = await netnsCapability();
-const skipReason = !cap.ok ? cap.reason : !existsSync(join(ROOT, 'dist', 'cli', 'lpm.js')) ? 'dist/ missing: run "npm run build" first' : undefined;
-if (skipReason) console.warn(`lab-faults: skipped: ${skipReason}`);
+const missing = await missingCapabilities([netns(), built(), ping(), iperf3()]);
 
 const LAB = 'tflt';
 const RTT_MAX_AGE = 6; // seconds: the extender's staleness age for RTT (agents measure every 1 s)
@@ -41,7 +37,7 @@ links:
   - { from: a, to: c, delay: 3ms }
   - { from: b, to: c, delay: 3ms }
 agent:
-  metrics:
+  measurements:
     - { type: rtt, targets: [a, b], interval: 1s, ping: { count: 5, spacing: 50ms, timeout: 1s } }
 `;
 
@@ -61,7 +57,7 @@ async function getJson<T>(url: string): Promise<T> {
   return (await res.body.json()) as T;
 }
 
-describe.skipIf(skipReason !== undefined)('lab faults: agents -> extender (direct source)', () => {
+describeWithCapabilities('lab faults: agents -> extender (direct source)', missing, () => {
   let state: LabState;
   let extender: Extender;
   let url: string;

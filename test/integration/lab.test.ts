@@ -5,16 +5,14 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listLinks, listNetns, netnsCapability } from '../../scenarios/lab/ip.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listLinks, listNetns } from '../../scenarios/lab/ip.js';
 import { labDown } from '../../scenarios/lab/lab.js';
 import { isAlive } from '../../scenarios/lab/processes.js';
 import { readState, statePath, type LabState } from '../../scenarios/lab/state.js';
+import { built, describeWithCapabilities, iperf3, missingCapabilities, netns, ping, ROOT } from '../helpers/capability.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'lpm.js');
-const cap = await netnsCapability();
-const built = existsSync(join(ROOT, 'dist', 'cli', 'lpm.js'));
 
 const LAB = 'tacc';
 const CRASH_LAB = 'tcrash';
@@ -84,10 +82,9 @@ async function labLeftovers(lab: string) {
   };
 }
 
-const skipReason = !cap.ok ? cap.reason : !built ? 'dist/ missing: run "npm run build" first' : undefined;
-if (skipReason) console.warn(`lab integration tests skipped: ${skipReason}`);
+const missing = await missingCapabilities([netns(), built(), ping(), iperf3()]);
 
-describe.skipIf(skipReason !== undefined)('lpm lab (3-node emulated overlay)', () => {
+describeWithCapabilities('lpm lab (3-node emulated overlay)', missing, () => {
   let dir: string;
   let state: LabState;
 
@@ -161,7 +158,7 @@ describe.skipIf(skipReason !== undefined)('lpm lab (3-node emulated overlay)', (
   it('10 % loss on one direction shows as 5-15 % ping loss, and only that direction drops', async () => {
     await lpm(['lab', 'set', 'a->c', 'loss=10%', '--lab', LAB]);
     try {
-      const before = (await emulatorJson(state, '/api/v1/links')) as {
+      const before = (await emulatorJson(state, '/api/v1/emulated-links')) as {
         links: { source: string; target: string; counters: { packets: number; dropped: { loss: number } } }[];
       };
       const r = await inNs('a', ['ping', '-c', '400', '-i', '0.005', '-W', '1', '-q', addr.c]);
@@ -170,7 +167,7 @@ describe.skipIf(skipReason !== undefined)('lpm lab (3-node emulated overlay)', (
       const lossRatio = 1 - Number(m![2]) / Number(m![1]);
       expect(lossRatio, `ping loss ${lossRatio}`).toBeGreaterThanOrEqual(0.05);
       expect(lossRatio).toBeLessThanOrEqual(0.15);
-      const after = (await emulatorJson(state, '/api/v1/links')) as typeof before;
+      const after = (await emulatorJson(state, '/api/v1/emulated-links')) as typeof before;
       const drops = (s: string, t: string, x: typeof before) =>
         x.links.find((l) => l.source === s && l.target === t)!.counters.dropped.loss;
       expect(drops('a', 'c', after) - drops('a', 'c', before)).toBeGreaterThan(0);

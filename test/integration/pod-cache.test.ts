@@ -5,19 +5,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { FakeKubeApi } from '../helpers/fakeKubeApi.js';
+import { waitUntil } from '../helpers/waitFor.js';
 import { watchPods, type PodWatch } from '../../src/kube/podWatch.js';
 import { PodCache } from '../../extender/pods/podCache.js';
 
 const log = pino({ level: process.env.LPM_TEST_LOG ?? 'silent' });
 const fastRetry = { min: 50, max: 400 };
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const names = (pods: Iterable<{ namespace: string; name: string }>): string[] =>
   [...pods].map((p) => `${p.namespace}/${p.name}`).sort();
@@ -54,7 +47,7 @@ describe('watchPods against a real HTTP API server', () => {
     expect(events.sort()).toEqual(['add p1', 'add p3']);
 
     // What @kubernetes/client-node 1.4 sends (the fake serves exactly this).
-    await waitFor('watch open', () => api.openWatchCount === 1);
+    await waitUntil('watch open', () => api.openWatchCount === 1);
     const [list] = api.requestsOf('list');
     const [w] = api.requestsOf('watch');
     console.log('requests seen by the fake API:', JSON.stringify(api.requests));
@@ -81,7 +74,7 @@ describe('watchPods against a real HTTP API server', () => {
     api.addPod({ namespace: 'a', name: 'p5', nodeName: 'node-2' }); // not ours
     api.updatePod('b', 'p3', { labels: { v: '2' } });
     api.updatePod('a', 'p1', { nodeName: 'node-2' }); // leaves the selector: a deletion for us
-    await waitFor('events', () => events.length === 3);
+    await waitUntil('events', () => events.length === 3);
     expect(events).toEqual(['add p4', 'update p3', 'delete p1']);
     expect(watch.list().map((p) => p.metadata?.name).sort()).toEqual(['p3', 'p4']);
   });
@@ -96,7 +89,7 @@ describe('watchPods against a real HTTP API server', () => {
     expect(lists[0]!.query.continue).toBeUndefined();
     expect(lists[1]!.query.continue).toBeTruthy();
     // The watch resumes from the list's snapshot version.
-    await waitFor('watch open', () => api.openWatchCount === 1);
+    await waitUntil('watch open', () => api.openWatchCount === 1);
     expect(api.requestsOf('watch')[0]!.query.resourceVersion).toBe(api.resourceVersion);
   });
 
@@ -138,13 +131,13 @@ describe('watchPods against a real HTTP API server', () => {
       onError: (e) => errors.push(e),
     });
     await watch.start();
-    await waitFor('watch open', () => api.openWatchCount === 1);
+    await waitUntil('watch open', () => api.openWatchCount === 1);
     api.failNext(1, 503, 'watch');
     api.closeWatches();
-    await waitFor('error reported', () => errors.length === 1);
-    await waitFor('watch reopened', () => api.openWatchCount === 1);
+    await waitUntil('error reported', () => errors.length === 1);
+    await waitUntil('watch reopened', () => api.openWatchCount === 1);
     api.addPod({ namespace: 'ns', name: 'later', nodeName: 'n' });
-    await waitFor('later pod seen', () => added.includes('later'));
+    await waitUntil('later pod seen', () => added.includes('later'));
     expect(api.requestsOf('list')).toHaveLength(1); // resumed from its resourceVersion, no relist
   });
 
@@ -152,9 +145,9 @@ describe('watchPods against a real HTTP API server', () => {
     const added: string[] = [];
     watch = watchPods({ connection: { server: api.url }, watchTimeoutSeconds: 1, log, onAdd: (p) => added.push(p.metadata!.name!) });
     await watch.start();
-    await waitFor('second watch', () => api.requestsOf('watch').length >= 2, 5000);
+    await waitUntil('second watch', () => api.requestsOf('watch').length >= 2, 5000);
     api.addPod({ namespace: 'ns', name: 'after-timeout', nodeName: 'n' });
-    await waitFor('pod seen', () => added.includes('after-timeout'));
+    await waitUntil('pod seen', () => added.includes('after-timeout'));
     expect(api.requestsOf('list')).toHaveLength(1);
   });
 
@@ -162,13 +155,13 @@ describe('watchPods against a real HTTP API server', () => {
     const added: string[] = [];
     watch = watchPods({ connection: { server: api.url }, watchTimeoutSeconds: 1, log, onAdd: (p) => added.push(p.metadata!.name!) });
     await watch.start();
-    await waitFor('watch open', () => api.openWatchCount === 1);
+    await waitUntil('watch open', () => api.openWatchCount === 1);
     expect(api.stallWatches()).toBe(1);
     api.addPod({ namespace: 'ns', name: 'sent-into-the-void', nodeName: 'n' });
     await new Promise((r) => setTimeout(r, 300));
     expect(added).toEqual([]); // the stalled connection delivers nothing
     // The watchdog (timeout + grace = 2 s) aborts it; the resume replays what was missed.
-    await waitFor('pod seen after resume', () => added.includes('sent-into-the-void'), 8000);
+    await waitUntil('pod seen after resume', () => added.includes('sent-into-the-void'), 8000);
     expect(api.requestsOf('watch')).toHaveLength(2);
     expect(api.requestsOf('list')).toHaveLength(1);
   });
@@ -176,14 +169,14 @@ describe('watchPods against a real HTTP API server', () => {
   it('bookmarks keep the resourceVersion fresh, so a resume after compaction needs no relist', async () => {
     watch = watchPods({ connection: { server: api.url }, labelSelector: 'app=x', log });
     await watch.start();
-    await waitFor('watch open', () => api.openWatchCount === 1);
+    await waitUntil('watch open', () => api.openWatchCount === 1);
     const listedAt = watch.resourceVersion;
     for (let i = 0; i < 3; i++) api.addPod({ namespace: 'ns', name: `other-${i}`, labels: { app: 'y' } }); // not ours
     expect(watch.resourceVersion).toBe(listedAt);
     api.sendBookmark();
-    await waitFor('bookmark applied', () => watch!.resourceVersion === api.resourceVersion);
+    await waitUntil('bookmark applied', () => watch!.resourceVersion === api.resourceVersion);
     api.compact(); // history gone, watches closed: resuming from the bookmark is still valid
-    await waitFor('watch reopened', () => api.requestsOf('watch').length === 2 && api.openWatchCount === 1);
+    await waitUntil('watch reopened', () => api.requestsOf('watch').length === 2 && api.openWatchCount === 1);
     expect(api.requestsOf('watch')[1]!.query.resourceVersion).toBe(api.resourceVersion);
     expect(api.requestsOf('list')).toHaveLength(1);
   });
@@ -201,7 +194,7 @@ describe('watchPods against a real HTTP API server', () => {
     expect(n).toBeLessThan(30);
     api.endWatchesAtOnce(false);
     api.addPod({ namespace: 'ns', name: 'calm-again', nodeName: 'n' });
-    await waitFor('pod seen', () => added.includes('calm-again'));
+    await waitUntil('pod seen', () => added.includes('calm-again'));
     expect(api.requestsOf('list')).toHaveLength(1);
   });
 
@@ -209,9 +202,9 @@ describe('watchPods against a real HTTP API server', () => {
     const added: string[] = [];
     watch = watchPods({ connection: { server: api.url }, log, onAdd: (p) => added.push(p.metadata!.name!) });
     await watch.start();
-    await waitFor('watch open', () => api.openWatchCount === 1);
+    await waitUntil('watch open', () => api.openWatchCount === 1);
     watch.stop();
-    await waitFor('watch closed', () => api.openWatchCount === 0);
+    await waitUntil('watch closed', () => api.openWatchCount === 0);
     api.addPod({ namespace: 'ns', name: 'too-late', nodeName: 'n' });
     await new Promise((r) => setTimeout(r, 200));
     expect(added).toEqual([]);
@@ -223,7 +216,7 @@ describe('watchPods against a real HTTP API server', () => {
     const errors: unknown[] = [];
     watch = watchPods({ connection: { server: api.url }, retryDelayMs: fastRetry, log, onError: (e) => errors.push(e) });
     const started = watch.start();
-    await waitFor('errors', () => errors.length >= 2);
+    await waitUntil('errors', () => errors.length >= 2);
     watch.stop();
     await started;
     expect(watch.synced).toBe(false);
@@ -264,19 +257,19 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
     expect(names(cache.podsOnNetwork('net-a'))).toEqual(['app/f', 'app/w']);
 
     api.addPod({ namespace: 'app', name: 's', nodeName: 'node3', labels: { app: 's' }, annotations: { 'l2sm/networks': 'net-b' } });
-    await waitFor('s added', () => cache!.get('app', 's')?.nodeName === 'node3');
+    await waitUntil('s added', () => cache!.get('app', 's')?.nodeName === 'node3');
     expect(names(cache.podsOnNetwork('net-b'))).toEqual(['app/s', 'app/w']);
 
     api.updatePod('app', 'f', { nodeName: 'node4' });
-    await waitFor('f moved', () => cache!.get('app', 'f')?.nodeName === 'node4');
+    await waitUntil('f moved', () => cache!.get('app', 'f')?.nodeName === 'node4');
     expect([...cache.podsWithLabel('app', 'f')].map((p) => p.nodeName)).toEqual(['node4']);
 
     api.deletePod('app', 'w');
-    await waitFor('w deleted', () => cache!.get('app', 'w') === undefined);
+    await waitUntil('w deleted', () => cache!.get('app', 'w') === undefined);
     expect(names(cache.podsOnNetwork('net-a'))).toEqual(['app/f']);
 
     api.updatePod('app', 's', { phase: 'Failed' }); // finishes: leaves the field selector
-    await waitFor('s finished', () => cache!.get('app', 's') === undefined);
+    await waitUntil('s finished', () => cache!.get('app', 's') === undefined);
     expect(names(cache.pods())).toEqual(['app/f']);
   });
 
@@ -284,12 +277,12 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
     api.addPod({ namespace: 'ns', name: 'a', nodeName: 'n1' });
     cache = newCache();
     await cache.start();
-    await waitFor('watch open', () => api.openWatchCount === 1);
+    await waitUntil('watch open', () => api.openWatchCount === 1);
     expect(api.closeWatches()).toBe(1);
-    await waitFor('watch reopened', () => api.openWatchCount === 1 && api.requestsOf('watch').length === 2);
+    await waitUntil('watch reopened', () => api.openWatchCount === 1 && api.requestsOf('watch').length === 2);
     api.addPod({ namespace: 'ns', name: 'b', nodeName: 'n2' });
     api.updatePod('ns', 'a', { nodeName: 'n3' });
-    await waitFor('events after reconnect', () => cache!.get('ns', 'b')?.nodeName === 'n2' && cache!.get('ns', 'a')?.nodeName === 'n3');
+    await waitUntil('events after reconnect', () => cache!.get('ns', 'b')?.nodeName === 'n2' && cache!.get('ns', 'a')?.nodeName === 'n3');
     expect(api.requestsOf('list')).toHaveLength(1);
     // The second watch resumed where the first stopped.
     expect(Number(api.requestsOf('watch')[1]!.query.resourceVersion)).toBeGreaterThan(Number(api.requestsOf('watch')[0]!.query.resourceVersion) - 1);
@@ -302,7 +295,7 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
       api.addPod({ namespace: 'ns', name: 'moves', nodeName: 'n1' });
       cache = newCache();
       await cache.start();
-      await waitFor('watch open', () => api.openWatchCount === 1);
+      await waitUntil('watch open', () => api.openWatchCount === 1);
       const rvBefore = api.resourceVersion;
       // While the client is disconnected, things change and the history is compacted away.
       api.closeWatches();
@@ -310,18 +303,18 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
       api.updatePod('ns', 'moves', { nodeName: 'n2' });
       api.addPod({ namespace: 'ns', name: 'new', nodeName: 'n3' });
       api.compact({ mode });
-      await waitFor('relisted', () => api.requestsOf('list').length === 2);
-      await waitFor('caught up', () => cache!.get('ns', 'goes') === undefined && cache!.get('ns', 'new')?.nodeName === 'n3');
+      await waitUntil('relisted', () => api.requestsOf('list').length === 2);
+      await waitUntil('caught up', () => cache!.get('ns', 'goes') === undefined && cache!.get('ns', 'new')?.nodeName === 'n3');
       expect(cache.get('ns', 'moves')?.nodeName).toBe('n2');
       expect(names(cache.pods())).toEqual(['ns/moves', 'ns/new', 'ns/stays']);
       // The rejected resume used the old version; the next watch starts from the relist.
       const watches = api.requestsOf('watch');
       expect(watches[1]!.query.resourceVersion).toBe(rvBefore);
-      await waitFor('watch reopened', () => api.openWatchCount === 1);
+      await waitUntil('watch reopened', () => api.openWatchCount === 1);
       expect(api.requestsOf('watch').at(-1)!.query.resourceVersion).toBe(api.resourceVersion);
       // And it keeps following.
       api.addPod({ namespace: 'ns', name: 'after', nodeName: 'n4' });
-      await waitFor('after seen', () => cache!.get('ns', 'after')?.nodeName === 'n4');
+      await waitUntil('after seen', () => cache!.get('ns', 'after')?.nodeName === 'n4');
     });
   }
 
@@ -350,20 +343,20 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
 
     // An update that still shows p1 pending keeps the assumption (and takes its new labels).
     api.updatePod('app', 'p1', { labels: { app: 'p', v: '2' } });
-    await waitFor('label update', () => cache!.get('app', 'p1')?.labels.v === '2');
+    await waitUntil('label update', () => cache!.get('app', 'p1')?.labels.v === '2');
     expect(cache.get('app', 'p1')?.nodeName).toBe('node2');
 
     // kube-scheduler actually bound p1 to node3 (another plugin outweighed us): the watch wins.
     api.updatePod('app', 'p1', { nodeName: 'node3' });
-    await waitFor('bind confirmed', () => cache!.get('app', 'p1')?.nodeName === 'node3');
+    await waitUntil('bind confirmed', () => cache!.get('app', 'p1')?.nodeName === 'node3');
     expect(cache.isAssumed('app', 'p1')).toBe(false);
 
     // p3 appears in the watch pending, then bound where we said.
     api.addPod({ namespace: 'app', name: 'p3', labels: { app: 'p' } });
-    await waitFor('p3 listed', () => api.requestsOf('watch').length >= 1 && cache!.get('app', 'p3')?.uid !== undefined);
+    await waitUntil('p3 listed', () => api.requestsOf('watch').length >= 1 && cache!.get('app', 'p3')?.uid !== undefined);
     expect(cache.get('app', 'p3')?.nodeName).toBe('node1'); // still assumed
     api.updatePod('app', 'p3', { nodeName: 'node1' });
-    await waitFor('p3 confirmed', () => !cache!.isAssumed('app', 'p3'));
+    await waitUntil('p3 confirmed', () => !cache!.isAssumed('app', 'p3'));
     expect(cache.get('app', 'p3')?.nodeName).toBe('node1');
 
     // p2's choice is never confirmed: after the TTL it is pending again.
@@ -379,7 +372,7 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
     // A deleted pod drops its assumption too.
     cache.recordChoice(cache.get('app', 'p2')!, 'node4');
     api.deletePod('app', 'p2');
-    await waitFor('p2 gone', () => cache!.get('app', 'p2') === undefined);
+    await waitUntil('p2 gone', () => cache!.get('app', 'p2') === undefined);
     expect(cache.size.assumed).toBe(0);
   });
 });

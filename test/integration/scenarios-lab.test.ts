@@ -5,31 +5,32 @@
 // difference is printed and saved, not asserted (a loaded 2-core machine is no benchmark).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { netnsCapability } from '../../scenarios/lab/ip.js';
+import { afterAll, expect, it } from 'vitest';
 import { labDown } from '../../scenarios/lab/lab.js';
 import { labNamespaces } from '../../scenarios/lab/network.js';
 import { writeResults } from '../../scenarios/runner/output.js';
 import { measurementTable } from '../../scenarios/runner/result.js';
 import { runScenarioFile } from '../../scenarios/runner/run.js';
+import { describeWithCapabilities, missingCapabilities, netns, ROOT } from '../helpers/capability.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 const ARTIFACTS = join(ROOT, 'test/artifacts/scenarios');
 const LAB = 'slabab';
-const cap = await netnsCapability();
+const missing = await missingCapabilities([netns()]);
 
 afterAll(async () => {
   // the runner tears its lab down itself; this only matters if the test was killed half-way
   await labDown(LAB).catch(() => undefined);
 });
 
-describe.skipIf(!cap.ok)(`scenario lab mode${cap.ok ? '' : ` (skipped: ${cap.reason})`}`, () => {
+describeWithCapabilities('scenario lab mode', missing, () => {
   it('measures lpm, netmarks-style and default placements of the ring chain', { timeout: 170_000 }, async () => {
     const lines: string[] = [];
     const r = await runScenarioFile(join(ROOT, 'scenarios/ring-chain.yaml'), {
       mode: 'lab',
       labName: LAB,
       duration: 4,
+      // the extender-call path (scenarios-kube.test.ts covers the kube-scheduler one)
+      kube: false,
       progress: (l) => {
         lines.push(l);
         process.stderr.write(`${l}\n`);

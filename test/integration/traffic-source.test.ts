@@ -9,17 +9,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { extenderConfigSchema } from '../../extender/config.js';
 import { DEFAULT_TRAFFIC_QUERY } from '../../extender/peers/trafficMatrix.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
 import { stopProcess } from '../../scenarios/lab/processes.js';
-import { freeLoopbackPort, prometheusAvailable, startLabPrometheus } from '../../scenarios/lab/prometheus.js';
+import { freeLoopbackPort, startLabPrometheus } from '../../scenarios/lab/prometheus.js';
 import type { ProcessRecord } from '../../scenarios/lab/state.js';
+import { describeWithCapabilities, missingCapabilities, prometheus } from '../helpers/capability.js';
 import { waitFor } from '../helpers/waitFor.js';
 
-const skipReason = (await prometheusAvailable()) ? undefined : 'prometheus is not installed (scripts/setup.sh installs it)';
-if (skipReason) console.warn(`traffic source integration test skipped: ${skipReason}`);
+const missing = await missingCapabilities([prometheus()]);
 
 // Client -> server calls in namespace shop, bytes/s: front sends 1000 to cart and gets 3000 back;
 // front and search exchange 100 + 100.
@@ -52,7 +52,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
 const pending = { metadata: { name: 'front-7', namespace: 'shop', uid: 'u-front-7', labels: { app: 'front' } } };
 const args = { Pod: pending, NodeNames: ['a', 'b', 'c'] };
 
-describe.skipIf(skipReason !== undefined)('traffic source: Istio counters -> Prometheus -> peer weights', () => {
+describeWithCapabilities('traffic source: Istio counters -> Prometheus -> peer weights', missing, () => {
   let exporter: Server;
   let prometheus: ProcessRecord | undefined;
   let dir: string;

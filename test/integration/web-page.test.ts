@@ -8,14 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import { extenderConfigSchema, staticLinkSchema } from '../../extender/config.js';
 import { createExtender, type Extender } from '../../extender/extender.js';
-import { MemoryPodStore } from '../../extender/pods/memoryPodStore.js';
+import { PodIndex } from '../../extender/pods/podIndex.js';
 import { StaticSource } from '../../extender/sources/static.js';
+import { chromium as chromiumCheck, describeWithCapabilities, missingCapabilities } from '../helpers/capability.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const missing = await missingCapabilities([chromiumCheck(CHROMIUM)]);
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'web-page.png');
 // A pod name that would run script if the page inserted it as HTML.
@@ -58,10 +60,12 @@ async function post(path: string, body: unknown): Promise<unknown> {
 
 beforeAll(async () => {
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run "bash scripts/setup.sh" (apt package chromium)`).toBe(true);
-  const store = new MemoryPodStore([
-    { namespace: 'shop', name: 'db', labels: { app: 'db' }, annotations: {}, nodeName: 'cloud', phase: 'Running' },
-    { namespace: 'shop', name: 'cache', labels: { app: 'cache' }, annotations: {}, nodeName: 'core', phase: 'Running' },
-  ]);
+  const store = new PodIndex({
+    pods: [
+      { namespace: 'shop', name: 'db', labels: { app: 'db' }, annotations: {}, nodeName: 'cloud', phase: 'Running' },
+      { namespace: 'shop', name: 'cache', labels: { app: 'cache' }, annotations: {}, nodeName: 'core', phase: 'Running' },
+    ],
+  });
   ext = await createExtender({ config, podStore: store, source });
   url = await ext.start({ host: '127.0.0.1', port: 0 });
   expect(await ext.cache.refresh()).toBe(true);
@@ -116,7 +120,7 @@ afterAll(async () => {
 const cell = (map: 'rtt' | 'bw', from: string, to: string) =>
   page.locator(`#${map}-map g.cell[data-source="${from}"][data-target="${to}"]`);
 
-describe('web page', () => {
+describeWithCapabilities('web page', missing, () => {
   it('serves HTML with a restrictive content security policy', async () => {
     const res = await request(url + '/');
     expect(res.statusCode).toBe(200);

@@ -2,40 +2,33 @@
 import { describe, expect, it } from 'vitest';
 import { resolveNodeName } from '../../agent/agent.js';
 import { agentConfigSchema } from '../../agent/config.js';
-import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
+import { parseYamlConfig } from '../../src/config/loadYaml.js';
+import { configProblems } from '../helpers/configProblems.js';
 
 const parse = (text: string) => parseYamlConfig(text, agentConfigSchema, 'agent.yaml');
-const base = ['node: node-a', 'address: 10.0.0.1', 'peers:', '  - { name: node-b, address: 10.0.0.2 }'];
+const base = ['node: node-a', 'address: 10.0.0.1', 'targets:', '  - { name: node-b, address: 10.0.0.2 }'];
 
-function problems(text: string): string[] {
-  try {
-    parse(text);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (text: string): string[] => configProblems(() => parse(text));
 
 describe('agent config: bandwidth slot', () => {
-  it('accepts a slot long enough for both directions of every iperf3 metric', () => {
-    const cfg = parse([...base, 'iperf3: { slot: 30s }', 'metrics:', '  - type: bandwidth', '    iperf3: { duration: 5s, omit: 1s }'].join('\n'));
+  it('accepts a slot long enough for both directions of every iperf3 measurement', () => {
+    const cfg = parse([...base, 'iperf3: { slot: 30s }', 'measurements:', '  - type: bandwidth', '    iperf3: { duration: 5s, omit: 1s }'].join('\n'));
     expect(cfg.iperf3.slot).toBe(30);
   });
 
   it('rejects a slot that is too short, naming the field and line', () => {
-    const p = problems([...base, 'iperf3:', '  slot: 10s', 'metrics:', '  - type: bandwidth', '    iperf3: { duration: 5s, omit: 1s }'].join('\n'));
+    const p = problems([...base, 'iperf3:', '  slot: 10s', 'measurements:', '  - type: bandwidth', '    iperf3: { duration: 5s, omit: 1s }'].join('\n'));
     expect(p).toHaveLength(1);
     expect(p[0]).toMatch(/^agent\.yaml:6: iperf3\.slot: slot must be at least 18s/);
   });
 
-  it('leaves the slot unset by default (derived from the metrics)', () => {
+  it('leaves the slot unset by default (derived from the measurements)', () => {
     expect(parse(base.join('\n')).iperf3.slot).toBeUndefined();
   });
 });
 
 describe('agent config: kubernetes discovery', () => {
-  it('accepts a server URL or a kubeconfig and needs no static peers', () => {
+  it('accepts a server URL or a kubeconfig and needs no static targets', () => {
     const cfg = parse(['node: node-a', 'discovery:', '  kubernetes:', '    server: http://127.0.0.1:8001', '    namespace: lpm'].join('\n'));
     expect(cfg.discovery.kubernetes).toEqual({ server: 'http://127.0.0.1:8001', namespace: 'lpm', labelSelector: 'app.kubernetes.io/name=lpm-agent' });
   });

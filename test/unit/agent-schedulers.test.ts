@@ -3,8 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BandwidthWindowTimer } from '../../agent/bandwidth/windowTimer.js';
 import { RttProbeTimers, type RttJob } from '../../agent/rttProbeTimers.js';
-import type { PlannedTest } from '../../agent/bandwidth/timetable.js';
-import type { MeasurementResult } from '../../src/linkMetrics.js';
+import { testsInSlot, type PlannedTest } from '../../agent/bandwidth/timetable.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -55,45 +54,77 @@ describe('RttProbeTimers', () => {
     await stopped;
   });
 
-  /** A scheduler whose peer is under a bandwidth test until `busyUntil()` (unix seconds); runs are recorded. */
-  const deferring = (busyUntil: () => number) => {
+  it('a run due in a busy stretch waits for the quiet start the timetable names; woken for it, only the windows count', async () => {
+    const calls: Array<[number, number | undefined]> = [];
     const runs: number[] = [];
+    let quietAt = Date.now() / 1000 + 7; // busy for 7 s
     const s = new RttProbeTimers(
       async () => void runs.push(Date.now() / 1000),
       () => 0,
-      () => {
-        const wait = busyUntil() - Date.now() / 1000;
-        return wait > 0 ? wait : undefined;
+      (_job, from, guard) => {
+        calls.push([from, guard]);
+        return Math.max(from, quietAt);
       },
     );
-    return { s, runs };
-  };
-
-  it('waits out a bandwidth test with the same peer, but defers at most two intervals', async () => {
-    let busyUntil = Date.now() / 1000 + 7; // a bandwidth test with b ends in 7 s
-    const { s, runs } = deferring(() => busyUntil);
     const t0 = Date.now() / 1000;
     s.update([job('b', 10)]);
     await vi.advanceTimersByTimeAsync(6_000);
     expect(runs).toEqual([]);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(runs).toEqual([t0 + 7]);
-    // tested back to back from now on: the probe still runs within two intervals
-    busyUntil = Infinity;
-    await vi.advanceTimersByTimeAsync(40_000);
-    expect(runs.length).toBeGreaterThanOrEqual(2);
-    expect(runs[1]! - runs[0]!).toBeLessThanOrEqual(9 + 2 * 10 + 1);
+    // first asked with the default guards, then (woken for the planned start) with none
+    expect(calls.map(([, g]) => g)).toEqual([undefined, 0]);
+    quietAt = Infinity; // from now on there is no quiet time at all: no run, however long
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(runs).toHaveLength(1);
     await s.stop();
   });
 
-  it('one long test with the peer still delays the probe by two intervals at most (the link must not go stale)', async () => {
-    const busy = Date.now() / 1000 + 50; // longer than two intervals of 10 s
-    const { s, runs } = deferring(() => busy);
-    const t0 = Date.now() / 1000;
+  it('no room in the timetable: the run is skipped, not squeezed into a test', async () => {
+    const runs: number[] = [];
+    const s = new RttProbeTimers(async () => void runs.push(Date.now() / 1000), () => 0, () => undefined);
     s.update([job('b', 10)]);
-    await vi.advanceTimersByTimeAsync(21_000);
-    expect(runs).toEqual([t0 + 20]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(runs).toEqual([]);
     await s.stop();
+  });
+
+  it('with the real timetable and back-to-back sweeps: no run overlaps a window of either node, and runs are at most one interval, one window and one gap apart', async () => {
+    const nodes = ['a', 'b', 'c', 'd'];
+    const jobs = [{ type: 'bandwidth' as const, interval: 0, duration: 2, omit: 1, targets: 'all' as const }];
+    const runSeconds = 1.2;
+    const bw = new BandwidthWindowTimer(async () => 'success');
+    bw.update({ nodes, self: 'a', jobs, probeSeconds: runSeconds });
+    const plan = bw.slotPlan!;
+    expect(plan.quietSeconds).toBe(2.5);
+    const runs = new Map<string, number[]>();
+    const rtt = new RttProbeTimers(
+      async (j) => {
+        runs.set(j.target, [...(runs.get(j.target) ?? []), Date.now() / 1000]);
+        await new Promise((r) => setTimeout(r, runSeconds * 1000));
+      },
+      Math.random,
+      (j, from, guard) => bw.quietStart(j.target, from, j.runSeconds, guard),
+    );
+    rtt.update(['b', 'c', 'd'].map((t) => ({ ...job(t, 3), runSeconds })));
+    const t0 = Date.now() / 1000;
+    await vi.advanceTimersByTimeAsync(600_000);
+    await rtt.stop();
+    await bw.stop();
+    const busy = new Map<string, Array<[number, number]>>(nodes.map((n) => [n, []]));
+    for (let k = Math.floor(t0 / plan.slotSeconds) - 1; k <= Math.ceil((t0 + 600) / plan.slotSeconds); k++)
+      for (const self of nodes)
+        for (const t of testsInSlot({ nodes, self, jobs, plan, slotIndex: k })) {
+          busy.get(self)!.push([t.startsAt, t.endsAt]);
+          busy.get(t.target)!.push([t.startsAt, t.endsAt]);
+        }
+    const window = 2 + 1 + 3;
+    for (const [target, starts] of runs) {
+      expect(starts.length).toBeGreaterThan(600 / (1.1 * 3 + window + plan.quietSeconds));
+      for (const t of starts)
+        for (const [s, e] of [...busy.get('a')!, ...busy.get(target)!]) expect(e <= t || s >= t + runSeconds, `${target} at ${t}`).toBe(true);
+      for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeLessThanOrEqual(1.1 * 3 + window + plan.quietSeconds + 1e-6);
+    }
   });
 });
 
@@ -131,7 +162,7 @@ describe('BandwidthWindowTimer', () => {
     const s = new BandwidthWindowTimer(
       async (_t, attempt) => {
         attempts.push([attempt, Date.now() / 1000]);
-        return 'busy' as MeasurementResult;
+        return 'busy';
       },
       () => Date.now() / 1000,
       () => 0, // 0.5 s wait

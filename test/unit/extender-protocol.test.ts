@@ -17,7 +17,7 @@ const requests = readdirSync(FIXTURES).filter((f) => f.includes('-request.'));
 function parsed(body: unknown): ExtenderArgs {
   const r = parseExtenderArgs(body);
   if (!r.ok) throw new Error(r.error);
-  return r.args;
+  return r.value;
 }
 
 describe('ExtenderArgs from fixture bodies', () => {
@@ -85,7 +85,24 @@ describe('malformed ExtenderArgs', () => {
     ['neither NodeNames nor Nodes', { Pod: pod, Nodes: null, NodeNames: null }, /^NodeNames: one of NodeNames/],
     ['Nodes not an object', { Pod: pod, Nodes: 'x' }, /^Nodes: must be a NodeList/],
     ['Node without a name', { Pod: pod, Nodes: { items: [{ metadata: { name: 'a' } }, { metadata: {} }] } }, /^Nodes\.items\[1\]\.metadata\.name: /],
+    // names are Kubernetes names (DNS-1123), at most 253 characters: nothing else reaches the log and the store
+    ['a 1 MB node name', { Pod: pod, NodeNames: ['a', 'n'.repeat(1_000_000)] }, /^NodeNames\[1\]: "n{60}\.\.\." is not a Kubernetes name: DNS-1123 subdomain/],
+    ['a node name with capitals', { Pod: pod, NodeNames: ['Node-A'] }, /^NodeNames\[0\]: "Node-A" is not a Kubernetes name/],
+    ['a Node name with a slash', { Pod: pod, Nodes: { items: [{ metadata: { name: 'a/b' } }] } }, /^Nodes\.items\[0\]\.metadata\.name: "a\/b" is not a Kubernetes name/],
+    ['a pod name with a space', { Pod: { metadata: { name: 'p q' } }, NodeNames: ['a'] }, /^Pod\.metadata\.name: "p q" is not a Kubernetes name/],
+    ['a 254-character pod name', { Pod: { metadata: { name: 'p'.repeat(254) } }, NodeNames: ['a'] }, /^Pod\.metadata\.name: String must contain at most 253/],
+    ['a namespace with a dot', { Pod: { metadata: { name: 'p', namespace: 'a.b' } }, NodeNames: ['a'] }, /^Pod\.metadata\.namespace: "a\.b" is not a namespace name/],
+    ['a spec.nodeName that is no name', { Pod: { ...pod, spec: { nodeName: '../x' } }, NodeNames: ['a'] }, /^Pod\.spec\.nodeName: /],
+    ['a label key that is no key', { Pod: { metadata: { name: 'p', labels: { 'a b': 'x' } } }, NodeNames: ['a'] }, /^Pod\.metadata\.labels\.a b: "a b" is not a label key/],
+    ['a label value of 64 characters', { Pod: { metadata: { name: 'p', labels: { app: 'v'.repeat(64) } } }, NodeNames: ['a'] }, /^Pod\.metadata\.labels\.app: .* is not a label value/],
   ];
+  it('accepts every valid name form', () => {
+    const r = parseExtenderArgs({
+      Pod: { metadata: { name: 'web-0.shop', namespace: 'shop-1', labels: { 'app.kubernetes.io/name': 'Web_1', empty: '' } }, spec: { nodeName: '' } },
+      NodeNames: ['node-a', 'ip-10-0-0-1.ec2.internal', '0', 'a'.repeat(63) + '.' + 'b'.repeat(63)],
+    });
+    expect(r.ok).toBe(true);
+  });
   for (const [what, body, message] of cases) {
     it(`rejects ${what} with the field named`, () => {
       const r = parseExtenderArgs(body);

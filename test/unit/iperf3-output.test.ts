@@ -1,20 +1,11 @@
 // Parsing real `iperf3 -J` output (iperf 3.12) captured between two network namespaces.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { toolCapture } from '../helpers/toolCapture.js';
 import { parseIperf3Output } from '../../agent/tools/iperf3Output.js';
-
-interface Capture {
-  argv: string[];
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-const fixture = (name: string): Capture =>
-  JSON.parse(readFileSync(new URL(`../fixtures/tools/${name}.json`, import.meta.url), 'utf8')) as Capture;
 
 describe('parseIperf3Output on real captures', () => {
   it('TCP success: receiver throughput in bytes/s and sender retransmits', () => {
-    const c = fixture('iperf3-tcp-success');
+    const c = toolCapture('iperf3-tcp-success');
     const json = JSON.parse(c.stdout) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits: number } } };
     const r = parseIperf3Output(c.stdout, 'tcp', c.stderr);
     expect(r).toEqual({
@@ -26,7 +17,7 @@ describe('parseIperf3Output on real captures', () => {
   });
 
   it('UDP success: jitter in seconds, loss as a ratio', () => {
-    const c = fixture('iperf3-udp-success');
+    const c = toolCapture('iperf3-udp-success');
     const r = parseIperf3Output(c.stdout, 'udp');
     expect(r.result).toBe('success');
     if (r.result !== 'success') return;
@@ -36,7 +27,7 @@ describe('parseIperf3Output on real captures', () => {
   });
 
   it('busy server is its own result', () => {
-    const c = fixture('iperf3-busy');
+    const c = toolCapture('iperf3-busy');
     expect(parseIperf3Output(c.stdout, 'tcp')).toEqual({
       result: 'busy',
       error: 'the server is busy running a test. try again later',
@@ -44,7 +35,7 @@ describe('parseIperf3Output on real captures', () => {
   });
 
   it('connection refused is an error with iperf3 text', () => {
-    const c = fixture('iperf3-refused');
+    const c = toolCapture('iperf3-refused');
     expect(parseIperf3Output(c.stdout, 'tcp')).toEqual({
       result: 'error',
       error: 'unable to connect to server: Connection refused',
@@ -52,23 +43,23 @@ describe('parseIperf3Output on real captures', () => {
   });
 
   it('connect timeout (unreachable peer) is a timeout', () => {
-    const c = fixture('iperf3-unreachable');
+    const c = toolCapture('iperf3-unreachable');
     expect(parseIperf3Output(c.stdout, 'tcp')).toMatchObject({ result: 'timeout', error: expect.stringMatching(/timed out/) });
   });
 
   it('a TCP result read as UDP is an error (no end.sum)', () => {
-    expect(parseIperf3Output(fixture('iperf3-tcp-success').stdout, 'udp')).toMatchObject({ result: 'error' });
+    expect(parseIperf3Output(toolCapture('iperf3-tcp-success').stdout, 'udp')).toMatchObject({ result: 'error' });
   });
 });
 
 describe('parseIperf3Output on malformed output', () => {
   it('truncated JSON is an error', () => {
-    const c = fixture('iperf3-tcp-success');
+    const c = toolCapture('iperf3-tcp-success');
     expect(parseIperf3Output(c.stdout.slice(0, 200), 'tcp')).toMatchObject({ result: 'error', error: expect.stringMatching(/not JSON/) });
   });
 
   it('wrong types are an error naming the field', () => {
-    const c = fixture('iperf3-tcp-success');
+    const c = toolCapture('iperf3-tcp-success');
     const json = JSON.parse(c.stdout) as { end: { sum_received: { bits_per_second: unknown } } };
     json.end.sum_received.bits_per_second = 'fast';
     expect(parseIperf3Output(JSON.stringify(json), 'tcp')).toMatchObject({

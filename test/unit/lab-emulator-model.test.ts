@@ -2,26 +2,23 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LINK_PROPERTIES } from '../../scenarios/topology.js';
 import { LinkShaper } from '../../scenarios/lab/linkShaper.js';
-import { MinHeap } from '../../scenarios/lab/minHeap.js';
-import { PreciseTimer } from '../../scenarios/lab/preciseTimer.js';
+import { capacityWarnings } from '../../scenarios/lab/capacity.js';
+import {
+  fractionWithin,
+  histogramDiff,
+  histogramLines,
+  histogramQuantile,
+  histogramSlots,
+  histogramSum,
+  LATENESS_BOUNDS,
+  PROBE_ERROR_BOUNDS,
+  SharedHistogram,
+} from '../../scenarios/lab/latencyHistogram.js';
+import { assignLanes, laneCount } from '../../scenarios/lab/linkGroups.js';
+import { MAX_DATAGRAM, PacketRing, ringSlotsFor } from '../../scenarios/lab/packetRing.js';
 import { ReceiveLatencyProbe } from '../../scenarios/lab/receiveLatency.js';
 
 const props = (p: Partial<typeof DEFAULT_LINK_PROPERTIES>) => ({ ...DEFAULT_LINK_PROPERTIES, ...p });
-
-describe('MinHeap', () => {
-  it('pops in key order, FIFO among equal keys', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 20 })), (keys) => {
-        const h = new MinHeap<number>();
-        keys.forEach((k, i) => h.push(k, i));
-        const out: [number, number][] = [];
-        for (let e = h.pop(); e; e = h.pop()) out.push([e.key, e.value]);
-        const expected = keys.map((k, i) => [k, i] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-        expect(out).toEqual(expected);
-      }),
-    );
-  });
-});
 
 describe('LinkShaper', () => {
   it('adds the delay; without a rate packets do not wait for each other', () => {
@@ -99,20 +96,121 @@ describe('LinkShaper', () => {
   });
 });
 
-describe('PreciseTimer', () => {
-  it('runs items in due order, never early', async () => {
-    const start = performance.now();
-    const got: { id: number; due: number; at: number }[] = [];
-    const dues = [12, 3, 7, 7.5, 0, 20, 1];
-    await new Promise<void>((resolve) => {
-      const s = new PreciseTimer<number>((id, due, now) => {
-        got.push({ id, due, at: now });
-        if (got.length === dues.length) resolve();
-      });
-      dues.forEach((d, i) => s.at(start + d, i));
-    });
-    expect(got.map((g) => g.id)).toEqual([4, 6, 1, 2, 3, 0, 5]);
-    for (const g of got) expect(g.at).toBeGreaterThanOrEqual(g.due);
+describe('PacketRing', () => {
+  it('hands packets over in order with their due times, refuses when full, and wraps around', () => {
+    const ring = PacketRing.create(5); // rounded up to 8
+    expect(ring.slots).toBe(8);
+    const other = new PacketRing(ring.buffers); // the consumer's view, as in another thread
+    expect(other.peekDue()).toBe(Infinity);
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 8; i++) expect(ring.push(round * 100 + i, Uint8Array.from([round, i, 7]))).toBe(true);
+      expect(ring.push(999, Uint8Array.from([1]))).toBe(false); // full
+      for (let i = 0; i < 8; i++) {
+        expect(other.peekDue()).toBe(round * 100 + i);
+        expect([...other.peek()!]).toEqual([round, i, 7]);
+        other.pop();
+      }
+      expect(other.peek()).toBeUndefined();
+    }
+    expect(ring.push(1, new Uint8Array(MAX_DATAGRAM + 1))).toBe(false);
+    expect(ring.push(1, new Uint8Array(MAX_DATAGRAM))).toBe(true);
+  });
+
+  it('is sized for the packets a link can have in flight', () => {
+    expect(ringSlotsFor({ rate: 50e6, delay: 0.025, jitter: 0, queue: 0.05 })).toBeCloseTo(5625, -1); // 1.5 x 50 000 pkt/s x 75 ms
+    expect(ringSlotsFor({ rate: 1e6, delay: 0.001, jitter: 0, queue: 0.05 })).toBe(4096);
+    expect(ringSlotsFor({ rate: null, delay: 1, jitter: 0, queue: 0.05 })).toBe(32768);
+  });
+});
+
+describe('assignLanes', () => {
+  const link = (from: string, to: string, mbps: number | null) => ({ from, to, rate: mbps === null ? null : (mbps * 1e6) / 8 });
+  it('gives fast links lanes of their own, never puts a link and its reverse together, and balances the rest', () => {
+    const links = [
+      link('a', 'b', 400),
+      link('b', 'a', 400),
+      link('c', 'd', 20),
+      link('d', 'c', 20),
+      link('a', 'c', 200),
+      link('c', 'a', 200),
+      link('b', 'd', 50),
+      link('d', 'b', 50),
+    ];
+    expect(laneCount(links)).toBe(6); // 4 fast links, 2 lanes for the slow ones
+    const lanes = assignLanes(links);
+    const by = (i: number) => lanes.filter((l) => l === lanes[i]).length;
+    for (const fast of [0, 1, 4, 5]) expect(by(fast)).toBe(1); // 400 and 200 Mbit/s: alone
+    for (let i = 0; i < links.length; i += 2) expect(lanes[i]).not.toBe(lanes[i + 1]);
+    // more fast links than lanes: spread by rate, reverses still apart
+    const many = Array.from({ length: 6 }, (_, k) => [link(`a${k}`, `b${k}`, 400), link(`b${k}`, `a${k}`, 400)]).flat();
+    expect(laneCount(many)).toBe(8);
+    const spread = assignLanes(many);
+    for (let i = 0; i < many.length; i += 2) expect(spread[i]).not.toBe(spread[i + 1]);
+  });
+
+  it('never places a link with its reverse, whatever the rates', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.option(fc.integer({ min: 1, max: 1000 }))), { maxLength: 30 }), (raw) => {
+        const seen = new Set<string>();
+        const links = raw.flatMap(([a, b, r]) => {
+          if (a === b || seen.has(`${a}-${b}`)) return [];
+          seen.add(`${a}-${b}`);
+          return [link(`n${a}`, `n${b}`, r)];
+        });
+        const lanes = assignLanes(links);
+        const n = laneCount(links);
+        return links.every((l, i) => lanes[i]! < Math.max(1, n) && links.every((m, j) => !(m.from === l.to && m.to === l.from) || lanes[j] !== lanes[i] || n < 2));
+      }),
+    );
+  });
+});
+
+describe('latency histograms in shared memory', () => {
+  it('counts into buckets, sums, and gives quantiles as bucket bounds', () => {
+    const arr = new Float64Array(histogramSlots(LATENESS_BOUNDS));
+    const h = new SharedHistogram(arr, 0, LATENESS_BOUNDS);
+    for (let i = 0; i < 98; i++) h.observe(30e-6);
+    h.observe(180e-6);
+    h.observe(3e-3);
+    const s = h.snapshot();
+    expect(s.count).toBe(100);
+    expect(s.max).toBe(3e-3);
+    expect(histogramQuantile(s, 0.5)).toBe(50e-6);
+    expect(histogramQuantile(s, 0.99)).toBe(200e-6);
+    expect(histogramQuantile(s, 1)).toBe(5e-3);
+    const before = s;
+    h.observe(60e-3); // above every bound: the quantile is the max
+    const d = histogramDiff(before, h.snapshot());
+    expect(d.count).toBe(1);
+    expect(histogramQuantile(d, 0.5)).toBe(60e-3);
+    expect(histogramLines('x', d)).toContain('x_bucket{le="+Inf"} 1');
+  });
+
+  it('signed probe errors: the fraction within ±0.2 ms', () => {
+    const arr = new Float64Array(2 * histogramSlots(PROBE_ERROR_BOUNDS));
+    const a = new SharedHistogram(arr, 0, PROBE_ERROR_BOUNDS);
+    const b = new SharedHistogram(arr, histogramSlots(PROBE_ERROR_BOUNDS), PROBE_ERROR_BOUNDS);
+    for (const x of [-300e-6, -150e-6, 0, 10e-6, 150e-6]) a.observe(x);
+    for (const x of [250e-6, 30e-6, 30e-6, 30e-6, 30e-6]) b.observe(x);
+    const sum = histogramSum([a.snapshot(), b.snapshot()], PROBE_ERROR_BOUNDS);
+    expect(sum.count).toBe(10);
+    expect(fractionWithin(sum, -200e-6, 200e-6)).toBeCloseTo(0.8);
+    expect(histogramQuantile(sum, 0.01)).toBe(-200e-6); // the bucket (-500, -200] µs
+  });
+});
+
+describe('capacityWarnings', () => {
+  const cap = { mbps: 300, measuredAt: '2026-01-01', source: 'test' };
+  const link = (from: string, to: string, mbps: number | null) => ({ from, to, rate: mbps === null ? null : (mbps * 1e6) / 8 });
+  it('names links faster than the capacity, and the links one bandwidth round can load at once', () => {
+    expect(capacityWarnings([link('a', 'b', 100), link('c', 'd', 100)], 4, cap)).toEqual([]);
+    const w = capacityWarnings([link('a', 'b', 400), link('c', 'd', 100)], 4, cap);
+    expect(w).toHaveLength(2); // the link, and the round it is tested in (500 Mbit/s)
+    expect(w[0]).toMatch(/link a->b \(400Mbps\) is faster than the emulator's capacity of 300 Mbit\/s/);
+    const round = capacityWarnings([link('a', 'b', 200), link('c', 'd', 200), link('e', 'f', 50)], 6, cap);
+    expect(round).toHaveLength(1);
+    expect(round[0]).toMatch(/the 3 fastest links, which one round of bandwidth tests may load at once, need 450 Mbit\/s/);
+    expect(capacityWarnings([link('a', 'b', null)], 2, cap)[0]).toMatch(/unlimited/);
   });
 });
 

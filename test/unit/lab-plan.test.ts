@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseYamlConfig } from '../../src/config/loadYaml.js';
 import { formatSubnet, overlaps, parseIpv4, parseSubnet } from '../../scenarios/lab/ipv4.js';
 import { topologySchema } from '../../scenarios/topology.js';
-import { agentConfig, agentPeers } from '../../scenarios/lab/agents.js';
+import { agentConfig, agentTargets } from '../../scenarios/lab/agents.js';
 import { isLabRootLink, nodeMac, pickUnderlay, planLab } from '../../scenarios/lab/plan.js';
 import { parseSetArgs } from '../../scenarios/lab/setArgs.js';
 
@@ -61,13 +61,13 @@ describe('lab plan', () => {
     expect(() => planLab(topo, '10.251.0.0/30')).toThrow(/too small/);
   });
 
-  it('gives each agent the peers it has two-way links to', () => {
+  it('gives each agent the targets it has two-way links to', () => {
     const plan = planLab(topo, '10.251.0.0/24');
-    expect(agentPeers(plan, 'node-a')).toEqual([{ name: 'node-b', address: '10.200.0.2' }]);
-    expect(agentPeers(plan, 'c')).toEqual([]);
-    const cfg = agentConfig(plan, plan.nodes[0]!, { metrics: [{ type: 'rtt', interval: '5s' }] });
+    expect(agentTargets(plan, 'node-a')).toEqual([{ name: 'node-b', address: '10.200.0.2' }]);
+    expect(agentTargets(plan, 'c')).toEqual([]);
+    const cfg = agentConfig(plan, plan.nodes[0]!, { measurements: [{ type: 'rtt', interval: '5s' }] });
     expect(cfg).toMatchObject({ node: 'node-a', address: '10.200.0.1', listen: '10.251.0.1:9105' });
-    expect(() => agentConfig(plan, plan.nodes[2]!)).toThrow(/agent config for node c: peers/);
+    expect(() => agentConfig(plan, plan.nodes[2]!)).toThrow(/agent config for node c: targets: no targets to measure/);
     expect(() => agentConfig(plan, plan.nodes[0]!, { bogus: 1 })).toThrow(/Unrecognized key/);
   });
 });

@@ -14,7 +14,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const DIRS = ['src', 'agent', 'extender', 'scenarios', 'cli'];
+const DIRS = ['src', 'agent', 'extender', 'scenarios', 'cli', 'bench'];
 const RUNNERS = new Set(['execa', 'execaSync', 'execaNode', 'spawn', 'spawnSync', 'execFile', 'execFileSync']);
 const SHELLS = /^(?:\/(?:usr\/)?bin\/)?(?:sh|bash|dash|zsh|ash|ksh)$/;
 const FORBIDDEN_IMPORTS: Record<string, Set<string>> = {
@@ -105,7 +105,7 @@ describe('no shell: external commands run with argument arrays', () => {
 
   it('scans the sources of every part (agent, extender, lab, scenarios, CLI, shared core)', () => {
     const rel = files.map((f) => relative(ROOT, f));
-    for (const expected of ['agent/runners/ping.ts', 'agent/runners/iperf3Client.ts', 'agent/iperf3Server.ts', 'scenarios/lab/ip.ts', 'scenarios/lab/processes.ts', 'cli/lpm.ts'])
+    for (const expected of ['agent/tools/ping.ts', 'agent/tools/iperf3Client.ts', 'agent/tools/iperf3Server.ts', 'scenarios/lab/ip.ts', 'scenarios/lab/processes.ts', 'cli/lpm.ts'])
       expect(rel).toContain(expected);
     // and the ones that run tools really do call execa/spawn (the check has something to look at)
     const runs = rel.filter((f) => /\b(execa|spawn)\(/.test(readFileSync(join(ROOT, f), 'utf8')));

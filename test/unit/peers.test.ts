@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { matchesSelector, parseLabelSelector } from '../../src/labelSelector.js';
-import { parsePeerSelectors, parsePeerWeights, resolvePeers, type PodLike } from '../../extender/peers/peerAnnotations.js';
+import { parsePeerSelectors, parsePeerWeights, resolvePeers } from '../../extender/peers/peerAnnotations.js';
+import type { PodInfo } from '../../extender/pods/podStore.js';
 import { parsePodLimits } from '../../extender/scoring/podLimits.js';
 import { TrafficMatrix } from '../../extender/peers/trafficMatrix.js';
 
-const pod = (name: string, o: Partial<PodLike> = {}): PodLike => ({
+const pod = (name: string, o: Partial<PodInfo> = {}): PodInfo => ({
   namespace: 'shop',
   name,
   labels: {},
@@ -76,7 +77,7 @@ describe('resolvePeers', () => {
     labels: { app: 'web' },
     annotations: { 'l2sm/networks': 'shop-net', 'lpm.l2sm.io/peers': 'app=db; monitoring:app=prom', 'lpm.l2sm.io/peer-weights': 'app=db: 5' },
   });
-  const pods: PodLike[] = [
+  const pods: PodInfo[] = [
     { ...scheduling, nodeName: 'n9' }, // itself (already bound in the store): skipped
     pod('db-0', { labels: { app: 'db' }, nodeName: 'n1' }),
     pod('db-1', { labels: { app: 'db' }, nodeName: 'n1' }),
@@ -92,7 +93,8 @@ describe('resolvePeers', () => {
   ];
 
   it('finds network, selector and reverse-selector peers, once each, with weights', () => {
-    const r = resolvePeers(scheduling, pods, { ignoreNetworks: ['lpm-measurement'] });
+    // (monitoring:app=prom reaches another namespace: the config must allow it)
+    const r = resolvePeers(scheduling, pods, { ignoreNetworks: ['lpm-measurement'], policy: { forward: ['shop'], reverse: [], networks: true } });
     expect(r.peers.map((p) => [p.id, p.node, p.weight])).toEqual([
       ['monitoring/prom-0', 'n2', 1],
       ['shop/agent', 'n4', 1],
@@ -106,6 +108,10 @@ describe('resolvePeers', () => {
     expect(r.peers.find((p) => p.id === 'shop/lb')!.via).toEqual(['selected by its app=web']);
     expect(r.peers.find((p) => p.id === 'shop/cache-0')!.via).toEqual(['network shop/shop-net']);
     expect(r.warnings).toEqual([]);
+    // by default a selector stays in the pod's namespace, and says so
+    const own = resolvePeers(scheduling, pods, { ignoreNetworks: ['lpm-measurement'] });
+    expect(own.peers.map((p) => p.id)).not.toContain('monitoring/prom-0');
+    expect(own.warnings).toEqual([expect.stringMatching(/ignored "monitoring:app=prom": namespace monitoring is not the pod's own, and peers\.crossNamespace\.forward does not allow it/)]);
   });
 
   it('ignores the measurement network and can turn network peers off', () => {

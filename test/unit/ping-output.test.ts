@@ -1,21 +1,12 @@
 // Parsing real iputils ping output captured between two network namespaces (test/fixtures/tools,
 // see its README for how they were made).
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { toolCapture } from '../helpers/toolCapture.js';
 import { parsePingOutput } from '../../agent/tools/pingOutput.js';
-
-interface Capture {
-  argv: string[];
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-const fixture = (name: string): Capture =>
-  JSON.parse(readFileSync(new URL(`../fixtures/tools/${name}.json`, import.meta.url), 'utf8')) as Capture;
 
 describe('parsePingOutput on real captures', () => {
   it('success: min/avg/max/mdev in seconds, every reply, no loss', () => {
-    const c = fixture('ping-success');
+    const c = toolCapture('ping-success');
     const r = parsePingOutput(c);
     expect(r.kind).toBe('stats');
     if (r.kind !== 'stats') return;
@@ -33,7 +24,7 @@ describe('parsePingOutput on real captures', () => {
   });
 
   it('partial loss: loss ratio from the counts, rtt over the replies that came', () => {
-    const r = parsePingOutput(fixture('ping-partial-loss'));
+    const r = parsePingOutput(toolCapture('ping-partial-loss'));
     expect(r.kind).toBe('stats');
     if (r.kind !== 'stats') return;
     expect(r.transmitted).toBe(10);
@@ -44,7 +35,7 @@ describe('parsePingOutput on real captures', () => {
   });
 
   it('100% loss with no rtt line: loss 1 and no rtt', () => {
-    const c = fixture('ping-total-loss');
+    const c = toolCapture('ping-total-loss');
     expect(c.stdout).not.toMatch(/rtt min/);
     const r = parsePingOutput(c);
     expect(r.kind).toBe('stats');
@@ -55,7 +46,7 @@ describe('parsePingOutput on real captures', () => {
   });
 
   it('destination host unreachable: loss 1, errors counted, marked unreachable', () => {
-    const r = parsePingOutput(fixture('ping-host-unreachable'));
+    const r = parsePingOutput(toolCapture('ping-host-unreachable'));
     expect(r.kind).toBe('stats');
     if (r.kind !== 'stats') return;
     expect(r.transmitted).toBe(20);
@@ -67,12 +58,12 @@ describe('parsePingOutput on real captures', () => {
   });
 
   it('network unreachable before sending: an unreachable outcome', () => {
-    const r = parsePingOutput(fixture('ping-network-unreachable'));
+    const r = parsePingOutput(toolCapture('ping-network-unreachable'));
     expect(r).toEqual({ kind: 'unreachable', message: 'ping: connect: Network is unreachable' });
   });
 
   it('bad source address: an error naming the cause', () => {
-    const r = parsePingOutput(fixture('ping-bad-source'));
+    const r = parsePingOutput(toolCapture('ping-bad-source'));
     expect(r.kind).toBe('error');
     if (r.kind === 'error') expect(r.message).toMatch(/Cannot assign requested address/);
   });
@@ -80,19 +71,19 @@ describe('parsePingOutput on real captures', () => {
 
 describe('parsePingOutput on malformed output', () => {
   it('truncated output (no statistics) is an error, not a number', () => {
-    const c = fixture('ping-success');
+    const c = toolCapture('ping-success');
     const cut = c.stdout.slice(0, c.stdout.indexOf('---'));
     expect(parsePingOutput({ ...c, stdout: cut, exitCode: null }).kind).toBe('error');
   });
 
   it('received replies but a missing rtt line is an error', () => {
-    const c = fixture('ping-success');
+    const c = toolCapture('ping-success');
     const broken = c.stdout.replace(/^rtt .*$/m, '');
     expect(parsePingOutput({ ...c, stdout: broken })).toMatchObject({ kind: 'error' });
   });
 
   it('inconsistent numbers are rejected', () => {
-    const c = fixture('ping-success');
+    const c = toolCapture('ping-success');
     const broken = c.stdout.replace(/rtt min\/avg\/max\/mdev = [^ ]+/, 'rtt min/avg/max/mdev = 5.0/1.0/2.0/0.1');
     expect(parsePingOutput({ ...c, stdout: broken })).toMatchObject({ kind: 'error' });
     const more = c.stdout.replace('5 received', '9 received');

@@ -11,6 +11,7 @@ import { PodIndex } from '../../extender/pods/podIndex.js';
 import { podInfoFromV1 } from '../../extender/pods/podCache.js';
 import type { PodInfo } from '../../extender/pods/podStore.js';
 import { describeKubeError, kubeConfigFor, slimPod } from '../../src/kube/podWatch.js';
+import { FINISHED_POD_PHASES, isFinishedPhase, UNFINISHED_PODS_FIELD_SELECTOR } from '../../src/kube/pod.js';
 
 const pod = (name: string, extra: Partial<PodInfo> = {}): PodInfo => ({
   namespace: 'ns',
@@ -70,27 +71,49 @@ describe('PodIndex', () => {
     expect(idx.get('ns', 'p')?.nodeName).toBe('n3');
   });
 
-  it('expires an unconfirmed choice after the TTL', () => {
+  it('expires an unconfirmed choice after the TTL; a pod the store does not know is never assumed', () => {
     let now = 0;
     const idx = new PodIndex({ assumeTtlMs: 1000, now: () => now });
-    idx.upsert(pod('pending'));
-    idx.recordChoice(pod('pending'), 'n1');
-    idx.recordChoice(pod('unseen', { labels: { app: 'y' } }), 'n2'); // not yet in the watch
-    expect(idx.get('ns', 'unseen')?.nodeName).toBe('n2');
-    expect(names(idx.podsWithLabel('app', 'y'))).toEqual(['ns/unseen']);
+    idx.upsert(pod('pending', { labels: { app: 'y' } }));
+    expect(idx.recordChoice(pod('pending'), 'n1')).toBe(true);
+    expect(idx.recordChoice(pod('unseen', { labels: { app: 'y' } }), 'n2')).toBe(false); // not in the watch: refused
+    expect(idx.get('ns', 'unseen')).toBeUndefined();
+    expect(names(idx.podsWithLabel('app', 'y'))).toEqual(['ns/pending']);
     now = 999;
-    expect(idx.size).toEqual({ confirmed: 1, assumed: 2 });
+    expect(idx.size).toEqual({ confirmed: 1, assumed: 1 });
     now = 1000;
     expect(idx.get('ns', 'pending')).toMatchObject({ name: 'pending' });
     expect(idx.get('ns', 'pending')?.nodeName).toBeUndefined();
-    expect(idx.get('ns', 'unseen')).toBeUndefined();
-    expect(names(idx.podsWithLabel('app', 'y'))).toEqual([]);
     expect(idx.size).toEqual({ confirmed: 1, assumed: 0 });
+  });
+
+  it('one window per pod version: a choice never extends it, and after it the same version is refused', () => {
+    let now = 0;
+    const idx = new PodIndex({ assumeTtlMs: 1000, now: () => now });
+    idx.upsert(pod('p', { uid: 'u1' }));
+    expect(idx.recordChoice(pod('p', { uid: 'other' }), 'n1')).toBe(false); // another pod of that name
+    expect(idx.recordChoice(pod('p'), 'n1')).toBe(false); // no uid: not the pod the store knows
+    expect(idx.recordChoice(pod('p', { uid: 'u1' }), 'n1')).toBe(true);
+    now = 900;
+    expect(idx.recordChoice(pod('p', { uid: 'u1' }), 'n2')).toBe(true); // may move it...
+    expect(idx.get('ns', 'p')?.nodeName).toBe('n2');
+    now = 1000; // ...but not keep it: the window ends 1000 ms after the first choice
+    expect(idx.get('ns', 'p')?.nodeName).toBeUndefined();
+    for (let i = 0; i < 5; i++) {
+      expect(idx.recordChoice(pod('p', { uid: 'u1' }), 'n3')).toBe(false); // renewing from outside: refused
+      now += 100;
+    }
+    expect(idx.isAssumed('ns', 'p')).toBe(false);
+    // the watch brings a new version of the pod (kube-scheduler recorded a failed attempt): a new window
+    idx.upsert(pod('p', { uid: 'u1', labels: { attempt: '2' } }));
+    expect(idx.recordChoice(pod('p', { uid: 'u1' }), 'n4')).toBe(true);
+    expect(idx.get('ns', 'p')?.nodeName).toBe('n4');
   });
 
   it('drops the assumption when the pod is deleted, unless the deletion was of an older pod of that name', () => {
     const idx = new PodIndex();
-    idx.recordChoice(pod('s-0', { uid: 'new' }), 'n1');
+    idx.upsert(pod('s-0', { uid: 'new' }));
+    expect(idx.recordChoice(pod('s-0', { uid: 'new' }), 'n1')).toBe(true);
     idx.remove('ns', 's-0', 'old'); // the previous incarnation's DELETED event
     expect(idx.get('ns', 's-0')?.nodeName).toBe('n1');
     idx.remove('ns', 's-0', 'new');
@@ -142,6 +165,15 @@ describe('PodIndex', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('finished pods (src/kube/pod.ts): one rule, as a predicate and as a field selector', () => {
+  it('Succeeded and Failed are finished; Pending, Running, Unknown and no phase are not', () => {
+    expect(FINISHED_POD_PHASES).toEqual(['Succeeded', 'Failed']);
+    expect(['Succeeded', 'Failed'].map(isFinishedPhase)).toEqual([true, true]);
+    expect(['Pending', 'Running', 'Unknown', undefined].map(isFinishedPhase)).toEqual([false, false, false, false]);
+    expect(UNFINISHED_PODS_FIELD_SELECTOR).toBe('status.phase!=Succeeded,status.phase!=Failed');
   });
 });
 
@@ -204,7 +236,7 @@ describe('describeKubeError', () => {
       body: JSON.stringify({ kind: 'Status', message: 'pods is forbidden: User "x" cannot list resource "pods"' }),
     });
     expect(describeKubeError(forbidden)).toBe(
-      'HTTP 403: pods is forbidden: User "x" cannot list resource "pods" (the service account needs get, list and watch on pods)',
+      'HTTP 403: pods is forbidden: User "x" cannot list resource "pods" (the service account needs list and watch on pods)',
     );
     expect(describeKubeError(Object.assign(new Error('Service Unavailable'), { statusCode: 503 }))).toBe('HTTP 503: Service Unavailable');
     expect(describeKubeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toBe(

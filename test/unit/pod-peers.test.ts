@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MULTUS_NETWORK_STATUS_ANNOTATION } from '../../src/l2sm.js';
-import { mergePeers, peersFromPods, type PodLike } from '../../agent/targetPods.js';
+import { mergeTargets, targetsFromPods } from '../../agent/targetPods.js';
+import type { PodLike } from '../../src/kube/pod.js';
 
 const pod = (name: string, node: string | undefined, podIP?: string, annotations: Record<string, string> = {}, extra: Partial<PodLike> = {}): PodLike => ({
   metadata: { name, annotations },
@@ -15,9 +16,9 @@ const status = (network: string, ip: string) => ({
   ]),
 });
 
-describe('peersFromPods', () => {
-  it('names peers by node, prefers the L2S-M address, falls back to the pod IP, skips self', () => {
-    const peers = peersFromPods(
+describe('targetsFromPods', () => {
+  it('names targets by node, prefers the L2S-M address, falls back to the pod IP, skips self', () => {
+    const targets = targetsFromPods(
       [
         pod('agent-a', 'node-a', '10.244.0.2', status('lpm-measurement', '10.0.0.1')),
         pod('agent-b', 'node-b', '10.244.1.2', status('lpm-measurement', '10.0.0.2')),
@@ -26,7 +27,7 @@ describe('peersFromPods', () => {
       ],
       { self: 'node-a', network: 'lpm-measurement' },
     );
-    expect(peers).toEqual([
+    expect(targets).toEqual([
       { name: 'node-b', address: '10.0.0.2' },
       { name: 'node-c', address: '10.244.2.2' },
       { name: 'node-d', address: '10.244.3.2' },
@@ -34,15 +35,15 @@ describe('peersFromPods', () => {
   });
 
   it('uses a static address from l2sm/networks when Multus has not reported yet', () => {
-    const peers = peersFromPods([pod('agent-b', 'node-b', undefined, { 'l2sm/networks': '[{"name":"lpm-measurement","ips":["10.0.0.7/24"]}]' })], {
+    const targets = targetsFromPods([pod('agent-b', 'node-b', undefined, { 'l2sm/networks': '[{"name":"lpm-measurement","ips":["10.0.0.7/24"]}]' })], {
       self: 'node-a',
       network: 'lpm-measurement',
     });
-    expect(peers).toEqual([{ name: 'node-b', address: '10.0.0.7' }]);
+    expect(targets).toEqual([{ name: 'node-b', address: '10.0.0.7' }]);
   });
 
   it('skips pods without node, without address, terminating, or finished', () => {
-    const peers = peersFromPods(
+    const targets = targetsFromPods(
       [
         pod('unscheduled', undefined, '10.244.0.9'),
         pod('pending', 'node-b'),
@@ -52,22 +53,22 @@ describe('peersFromPods', () => {
       ],
       { self: 'node-a', network: 'lpm-measurement' },
     );
-    expect(peers).toEqual([]);
+    expect(targets).toEqual([]);
   });
 
-  it('two agent pods on one node (a rollout) give one peer, the same on every agent', () => {
+  it('two agent pods on one node (a rollout) give one target, the same on every agent', () => {
     const pods = [pod('agent-b-2', 'node-b', '10.244.1.9'), pod('agent-b-1', 'node-b', '10.244.1.2')];
-    const one = peersFromPods(pods, { self: 'node-a', network: 'n' });
-    const other = peersFromPods([...pods].reverse(), { self: 'node-a', network: 'n' });
+    const one = targetsFromPods(pods, { self: 'node-a', network: 'n' });
+    const other = targetsFromPods([...pods].reverse(), { self: 'node-a', network: 'n' });
     expect(one).toEqual([{ name: 'node-b', address: '10.244.1.2' }]);
     expect(other).toEqual(one);
   });
 });
 
-describe('mergePeers', () => {
+describe('mergeTargets', () => {
   it('static entries win, self is dropped, result sorted by code unit', () => {
     expect(
-      mergePeers(
+      mergeTargets(
         [{ name: 'node-b', address: '10.0.0.2' }],
         [
           { name: 'node-b', address: '10.9.9.9' },

@@ -2,7 +2,6 @@
 // the recording rules parse and compute what they should (promtool test rules), the cluster and
 // lab scrape configs are valid, and every PromQL expression we ship (dashboard, extender
 // queries) parses. Run with: npx vitest run test/unit/prometheus-rules.test.ts
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +11,7 @@ import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labPrometheusConfig, recordingRulesFile } from '../../scenarios/lab/prometheus.js';
 import { dashboardQueries } from '../helpers/dashboardQueries.js';
+import { describeWithCapabilities, missingCapabilities, promtool as promtoolCheck } from '../helpers/capability.js';
 import { linkQueries } from '../../extender/sources/prometheusLinkQueries.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -20,14 +20,7 @@ const CONFIG = join(ROOT, 'manifests/prometheus/prometheus.yml');
 const RULES_TEST = join(ROOT, 'test/fixtures/prometheus/recording-rules.test.yaml');
 const DASHBOARD = join(ROOT, 'manifests/grafana/lpm-dashboard.json');
 
-const promtoolAvailable = (() => {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const missing = await missingCapabilities([promtoolCheck()]);
 
 type RuleFile = { groups: { name: string; interval?: string; rules: { record?: string; alert?: string; expr: string }[] }[] };
 const shippedRules = parseYaml(readFileSync(RULES, 'utf8')) as RuleFile;
@@ -60,8 +53,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const title = promtoolAvailable ? 'promtool' : 'promtool (SKIPPED: not installed; apt-get install prometheus)';
-describe.skipIf(!promtoolAvailable)(title, () => {
+describeWithCapabilities('promtool', missing, () => {
   it('check rules: every shipped recording rule is valid', async () => {
     const r = await promtool(['check', 'rules', RULES]);
     expect(r.exitCode, r.all).toBe(0);

@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
+import { parseYamlConfig } from '../../src/config/loadYaml.js';
 import { parseLinkChange, resolvePodRef, scenarioSchema, type Scenario } from '../../scenarios/scenarioFile.js';
+import { configProblems } from '../helpers/configProblems.js';
 
 const SCENARIOS = join(import.meta.dirname, '../../scenarios');
 
@@ -23,15 +24,7 @@ function parse(text: string): Scenario {
   return parseYamlConfig(text, scenarioSchema, 's.yaml');
 }
 
-function problems(text: string): string[] {
-  try {
-    parse(text);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected the scenario to be rejected');
-}
+const problems = (text: string): string[] => configProblems(() => parse(text));
 
 describe('scenario schema', () => {
   it('parses every shipped scenario', () => {

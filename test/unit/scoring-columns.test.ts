@@ -137,6 +137,38 @@ describe('evaluate through the column layout', () => {
     );
   });
 
+  it('gives the same answers on a matrix already scored at other times as on a fresh copy (the per-column slots follow the clock)', () => {
+    // evaluate keeps, per peer node's column, what its links give at one time until the first
+    // value turns stale; whatever the order of the times asked, nothing may differ from a matrix
+    // never scored before
+    const plain = (e: ReturnType<typeof evaluate>) =>
+      e.nodes.map((n) => ({ node: n.node, raw: n.raw, score: n.score, unknown: n.unknown, stale: n.stale, failed: n.failed, why: n.violations.map((v) => v.message) }));
+    fc.assert(
+      fc.property(
+        fc.array(link, { maxLength: 40 }),
+        fc.array(fc.tuple(fc.constantFrom(...NODES), fc.double({ min: 0.1, max: 10, noNaN: true })), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.constantFrom(-5, 0, 0.0005, 5, 9.9995, 10, 10.0005, 25, 30, 30.0005, 31, 260, 300, 301, 500), { minLength: 1, maxLength: 8 }),
+        fc.option(fc.constantFrom(0.005, 0.02)),
+        (links, peerNodes, offsets, maxRtt) => {
+          const matrix = build(links);
+          const weightByNode = new Map<string, number>();
+          for (const [n, w] of peerNodes) weightByNode.set(n, (weightByNode.get(n) ?? 0) + w);
+          const peers: ResolvedPeers = { peers: [], unplaced: [], weightByNode, warnings: [] };
+          const limits = { ...(maxRtt !== null ? { maxRtt } : {}), minBandwidth: 5e7, warnings: [] };
+          const candidates = [...NODES, 'unknown-node'];
+          for (const off of offsets) {
+            const now = NOW + off;
+            const again = evaluate({ candidates, peers, limits, matrix, now, config: cfg });
+            const fresh = evaluate({ candidates, peers, limits, matrix: build(links), now, config: cfg });
+            expect(plain(again)).toEqual(plain(fresh));
+            expect(again.lookups).toEqual(fresh.lookups);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('a set() after scoring is seen by the next evaluation (the columns are rebuilt)', () => {
     const m = new LinkMatrix(NOW);
     m.set('b', 'a', 'rtt_seconds', { value: 0.002, timestamp: NOW });

@@ -3,14 +3,15 @@
 // The node behind it gets quality 0 towards that peer node and breaks any declared limit.
 import { describe, expect, it } from 'vitest';
 import { LinkMatrix } from '../../src/linkMatrix.js';
-import { resolvePeers, type PodLike } from '../../extender/peers/peerAnnotations.js';
+import { resolvePeers } from '../../extender/peers/peerAnnotations.js';
+import type { PodInfo } from '../../extender/pods/podStore.js';
 import { parsePodLimits } from '../../extender/scoring/podLimits.js';
 import { DEFAULT_SCORING, evaluate, explainNode, violationText, type ScoringConfig } from '../../extender/scoring/scoring.js';
 
 const NOW = 1_800_000_000;
 const cfg: ScoringConfig = { ...DEFAULT_SCORING, rttMaxAge: 30, bandwidthMaxAge: 900 };
-const db: PodLike[] = [{ namespace: 'default', name: 'db-0', labels: { app: 'db' }, annotations: {}, nodeName: 'A' }];
-const web = (annotations: Record<string, string> = {}): PodLike => ({
+const db: PodInfo[] = [{ namespace: 'default', name: 'db-0', labels: { app: 'db' }, annotations: {}, nodeName: 'A' }];
+const web = (annotations: Record<string, string> = {}): PodInfo => ({
   namespace: 'default',
   name: 'web',
   labels: { app: 'web' },
@@ -30,7 +31,7 @@ function matrix(opts: { lossAge?: number; cReverse?: boolean; lossValue?: number
   return m;
 }
 
-const run = (pod: PodLike, m: LinkMatrix, candidates = ['A', 'B', 'C']) =>
+const run = (pod: PodInfo, m: LinkMatrix, candidates = ['A', 'B', 'C']) =>
   evaluate({ candidates, peers: resolvePeers(pod, db), limits: parsePodLimits(pod.annotations), matrix: m, now: NOW, config: cfg });
 
 describe('a link measured down (fresh loss = 1)', () => {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LinkMatrix } from '../../src/linkMatrix.js';
-import { resolvePeers, type PodLike, type ResolvedPeers } from '../../extender/peers/peerAnnotations.js';
+import { resolvePeers, type ResolvedPeers } from '../../extender/peers/peerAnnotations.js';
+import type { PodInfo } from '../../extender/pods/podStore.js';
 import { parsePodLimits } from '../../extender/scoring/podLimits.js';
 import {
   bandwidthQuality,
@@ -21,7 +22,7 @@ function link(m: LinkMatrix, s: string, t: string, rtt: number, bw: number, age 
   m.set(s, t, 'bandwidth_bytes_per_second', { value: bw, timestamp: NOW - age });
 }
 
-const placed = (name: string, node: string, labels: Record<string, string> = { app: name }): PodLike => ({
+const placed = (name: string, node: string, labels: Record<string, string> = { app: name }): PodInfo => ({
   namespace: 'default',
   name,
   labels,
@@ -64,7 +65,7 @@ describe('quality components', () => {
 
 describe('NetMARKS seed example', () => {
   // F, W, S on nodes 1-3, node 4 empty; traffic with P: F 30+50, W 40+70, S 60+100 (bytes in+out).
-  const P: PodLike = {
+  const P: PodInfo = {
     namespace: 'default',
     name: 'p',
     labels: { app: 'p' },
@@ -93,7 +94,7 @@ describe('NetMARKS seed example', () => {
 describe('link-aware scoring and filtering', () => {
   // peers on node A; candidate B: 2 ms / 1 Gbit/s to A; C: 40 ms / 50 Mbit/s to A
   const db = [placed('db-0', 'A', { app: 'db' }), placed('db-1', 'A', { app: 'db' })];
-  const web = (annotations: Record<string, string> = {}): PodLike => ({
+  const web = (annotations: Record<string, string> = {}): PodInfo => ({
     namespace: 'default',
     name: 'web',
     labels: { app: 'web' },
@@ -105,7 +106,7 @@ describe('link-aware scoring and filtering', () => {
     link(m, 'C', 'A', 0.04, 6.25e6, cAge);
     return m;
   };
-  const run = (pod: PodLike, m: LinkMatrix | undefined, candidates = ['B', 'C'], peers?: ResolvedPeers) =>
+  const run = (pod: PodInfo, m: LinkMatrix | undefined, candidates = ['B', 'C'], peers?: ResolvedPeers) =>
     evaluate({
       candidates,
       peers: peers ?? resolvePeers(pod, db),
@@ -191,7 +192,7 @@ describe('link-aware scoring and filtering', () => {
   });
 
   it('a pod with no peers: neutral, all scores 0', () => {
-    const lonely: PodLike = { namespace: 'default', name: 'x', labels: {}, annotations: {} };
+    const lonely: PodInfo = { namespace: 'default', name: 'x', labels: {}, annotations: {} };
     const ev = run(lonely, matrix(), ['A', 'B', 'C']);
     expect(ev.outcome).toBe('neutral');
     expect(ev.nodes.map((n) => n.score)).toEqual([0, 0, 0]);

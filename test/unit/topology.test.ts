@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseYamlConfig } from '../../src/config/loadYaml.js';
+import { parseYamlConfig } from '../../src/config/loadYaml.js';
 import { roundTrip, topologySchema } from '../../scenarios/topology.js';
+import { configProblems } from '../helpers/configProblems.js';
 
 const parse = (text: string) => parseYamlConfig(text, topologySchema, 'lab.yaml');
 
-function problems(text: string): string[] {
-  try {
-    parse(text);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (text: string): string[] => configProblems(() => parse(text));
 
 describe('topology file', () => {
   it('assigns addresses, mirrors symmetric links and converts units', () => {

@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bandwidthBusyUntil, planSlot, sweepSlots, testsInSlot, type Iperf3Job } from '../../agent/bandwidth/timetable.js';
+import {
+  planSlot,
+  PROBE_GUARD_SECONDS,
+  quietGapSeconds,
+  quietProbeStart,
+  slotNeedsSeconds,
+  sweepSlots,
+  testsInSlot,
+  type Iperf3Job,
+} from '../../agent/bandwidth/timetable.js';
 import { opponentIn, roundRobinRounds } from '../../agent/bandwidth/tournament.js';
 
 describe('roundRobinRounds', () => {
@@ -117,39 +126,85 @@ describe('bandwidth schedule built on the tournament', () => {
   });
 });
 
-describe('bandwidthBusyUntil', () => {
-  const plan = planSlot([{ type: 'bandwidth', interval: 0, duration: 2, omit: 0, targets: 'all' }]); // two 5 s windows
-  const nodes = ['a', 'b', 'c'];
-  const jobs = [{ type: 'bandwidth' as const, interval: 0, duration: 2, omit: 0, targets: 'all' as const }];
-  const rounds = roundRobinRounds(3);
-  const pairedSlot = (from: number) => [...Array(6).keys()].map((i) => from + i).find((s) => opponentIn(rounds[s % rounds.length]!, 0) === 1)!;
-  const busy = (from: number, to: number) => bandwidthBusyUntil({ nodes, self: 'a', jobs, plan }, 'b', from, to);
+describe('quiet gaps: no RTT probe overlaps a window in which either endpoint tests', () => {
+  /** Every window (unix seconds) in which `node` is client or server, from every agent's own timetable. */
+  const truth = (nodes: string[], jobs: Iperf3Job[], plan: ReturnType<typeof planSlot>, fromSlot: number, toSlot: number) => {
+    const busy = new Map<string, Array<[number, number]>>(nodes.map((n) => [n, []]));
+    for (let k = fromSlot; k <= toSlot; k++)
+      for (const self of nodes)
+        for (const t of testsInSlot({ nodes, self, jobs, plan, slotIndex: k })) {
+          busy.get(self)!.push([t.startsAt, t.endsAt]);
+          busy.get(t.target)!.push([t.startsAt, t.endsAt]);
+        }
+    return busy;
+  };
 
-  it('names the end of the test part of the window the probe overlaps, and nothing when the nodes are not paired', () => {
-    expect(plan.slotSeconds).toBe(10);
-    for (let k = 100; k < 106; k++) {
-      const r = rounds[k % rounds.length]!;
-      for (const peer of ['b', 'c']) {
-        const paired = opponentIn(r, 0) === nodes.indexOf(peer);
-        const t = k * plan.slotSeconds + 1;
-        // window 0 (a sends) is [0, 5) of the slot; its last 1.5 s carry no test
-        expect(bandwidthBusyUntil({ nodes, self: 'a', jobs, plan }, peer, t, t + 2)).toBe(
-          paired ? k * plan.slotSeconds + 3.5 : undefined,
-        );
-      }
+  it('for any node count, jobs, interval, probe length and start: the probe lands in a quiet stretch of both nodes, within one window and one gap', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 14 }),
+        fc.integer({ min: 0, max: 1e8 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.boolean(),
+        fc.constantFrom(0, 30, 300),
+        fc.double({ min: 0.2, max: 6, noNaN: true }),
+        fc.integer({ min: 0, max: 1000 }),
+        (n, startSlot, frac, udp, interval, run, pick) => {
+          const nodes = names(n);
+          const jobs = udp ? [tcp({ interval, duration: 5, omit: 1 }), tcp({ type: 'udp-jitter', interval, duration: 3 })] : [tcp({ interval })];
+          const plan = planSlot(jobs, undefined, quietGapSeconds(run));
+          const self = nodes[pick % n]!;
+          const target = nodes[((pick % n) + 1 + (Math.floor(pick / n) % (n - 1))) % n]!; // any other node
+          const from = (startSlot + frac) * plan.slotSeconds;
+          const t = quietProbeStart({ nodes, self, jobs, plan }, target, from, run);
+          if (t === undefined || t < from) return false;
+          const longest = Math.max(...plan.windows.map((w) => w.length));
+          if (t - from > longest + plan.quietSeconds + 1e-6) return false; // waits one window and one gap at most
+          const busy = truth(nodes, jobs, plan, startSlot - 1, startSlot + 3);
+          const lo = t - PROBE_GUARD_SECONDS;
+          const hi = t + run + PROBE_GUARD_SECONDS;
+          return [...busy.get(self)!, ...busy.get(target)!].every(([s, e]) => e <= lo + 1e-6 || s >= hi - 1e-6);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('lays out window, gap, window, gap; the gap fits the longest probe and a guard either side', () => {
+    expect(quietGapSeconds(2.5)).toBe(3.5);
+    expect(quietGapSeconds(1.2)).toBe(2.5); // rounded up to half seconds
+    expect(quietGapSeconds(0)).toBe(0);
+    const plan = planSlot([tcp({ duration: 5, omit: 1 })], undefined, 3.5);
+    expect(plan.windows.map((w) => [w.offset, w.length])).toEqual([
+      [0, 9],
+      [12.5, 9],
+    ]);
+    expect(plan.slotSeconds).toBe(25);
+    expect(slotNeedsSeconds([{ duration: 5, omit: 1 }], 3.5)).toBe(25);
+    expect(() => planSlot([tcp({ duration: 5, omit: 1 })], 24, 3.5)).toThrow(/quiet gaps/);
+  });
+
+  it('without quiet gaps a busy pair waits for an idle slot, and has nowhere to go when sweeps run back to back', () => {
+    const nodes = names(4); // even: everyone tests in every window of an active slot
+    const back2back = [tcp({ interval: 0 })];
+    const plan = planSlot(back2back);
+    expect(quietProbeStart({ nodes, self: nodes[0]!, jobs: back2back, plan }, nodes[1]!, 1000 * plan.slotSeconds, 2)).toBeUndefined();
+    const spaced = [tcp({ interval: 100 })]; // 3 active slots of 10 s, then 7 idle ones
+    const t = quietProbeStart({ nodes, self: nodes[0]!, jobs: spaced, plan }, nodes[1]!, 1000, 2);
+    expect(t).toBe(1030 + PROBE_GUARD_SECONDS);
+  });
+
+  it("the node sitting out a round still waits for its target's windows", () => {
+    const nodes = names(5);
+    const jobs = [tcp()];
+    const plan = planSlot(jobs, undefined, 2.5);
+    const rounds = roundRobinRounds(5);
+    for (let k = 0; k < 5; k++) {
+      const bye = [0, 1, 2, 3, 4].find((i) => opponentIn(rounds[k]!, i) === undefined)!;
+      const from = k * plan.slotSeconds + 1;
+      const other = nodes[(bye + 1) % 5]!;
+      const t = quietProbeStart({ nodes, self: nodes[bye]!, jobs, plan }, other, from, 1.5)!;
+      expect(t).toBe(k * plan.slotSeconds + 5 + PROBE_GUARD_SECONDS); // after the first window (2 + 0 + 3 s)
     }
   });
-
-  it("a probe fits into a window's tail; one reaching into the next window waits for that one", () => {
-    const slot = pairedSlot(300) * plan.slotSeconds;
-    expect(busy(slot + 3.5, slot + 4.5)).toBeUndefined();
-    expect(busy(slot + 3.5, slot + 5.5)).toBe(slot + 8.5); // window 1 (b sends) tests in [5, 8.5)
-    expect(busy(slot + 8.5, slot + 10)).toBeUndefined();
-  });
-
-  it('sees a slot that starts before the probe would end', () => {
-    const slot = pairedSlot(200) * plan.slotSeconds;
-    expect(busy(slot - 1, slot + 2)).toBe(slot + 3.5);
-  });
 });
-
