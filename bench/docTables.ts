@@ -137,7 +137,23 @@ export function kubeSchedulerTable(r: BenchResult): string {
   if (done.length)
     lines.push(
       table(
-        ['nodes', 'pods stored', 'to schedule', 'links', 'pods/s without', 'pods/s with', 'ratio', 'extender ms/pod', 'filter ms', 'prioritize ms', 'prioritize reused / computed', 'on best nodes without / with', 'extender RSS MiB (peak)'],
+        [
+          'nodes',
+          'pods stored',
+          'to schedule',
+          'links',
+          'pods/s without',
+          'pods/s no-op extender',
+          'pods/s with',
+          'ratio (no-op)',
+          'scheduler algorithm ms without / no-op / with',
+          'extender ms/pod',
+          'filter ms',
+          'prioritize ms',
+          'prioritize reused / computed',
+          'on best nodes without / with',
+          'extender RSS MiB (peak)',
+        ],
         done.map((k) => {
           const e = k.extender!;
           return [
@@ -146,8 +162,10 @@ export function kubeSchedulerTable(r: BenchResult): string {
             String(k.pending),
             n0(k.links ?? NaN),
             f(k.without!.podsPerSecond, 1),
+            k.noop ? f(k.noop.podsPerSecond, 1) : '-',
             f(k.with!.podsPerSecond, 1),
-            f(k.ratio!),
+            `${f(k.ratio!)} (${k.noopRatio === undefined ? '-' : f(k.noopRatio)})`,
+            `${f(k.without!.algorithmMs ?? NaN)} / ${f(k.noop?.algorithmMs ?? NaN)} / ${f(k.with!.algorithmMs ?? NaN)}`,
             f(e.msPerPod),
             f(e.filterMs),
             f(e.prioritizeMs),

@@ -2,12 +2,15 @@
 // On loopback, one run: etcd and kube-apiserver (the lab's control-plane starter,
 // scenarios/lab/kube/controlPlane.ts), `nodes` Ready Nodes (bench/cluster.ts's Node objects) with
 // `podsPerNode` pods bound to each, `peers` pods `app=db` in namespace `apps` bound to as many
-// nodes, and the real `lpm extender` (Kubernetes mode: its pod cache follows the API; a static
-// link matrix from the peers' nodes to every node, both directions). Then two scheduling runs of
+// nodes, and the real `lpm extender` (Kubernetes mode: its pod cache follows the API; its
+// `prometheus` source reads, once, a link matrix from the peers' nodes to every node, both
+// directions, from a stand-in Prometheus). Then three scheduling runs of
 // `pending` pods `app=web` with `lpm.l2sm.io/peers: apps:app=db` and no limits, one kube-scheduler
 // process each, the same configuration (percentageOfNodesToScore 100, client qps 5000) but for the
 // shipped extender block (manifests/base/lpm-scheduler-config.yaml, URL replaced):
 //   without: a profile `bench-plain`, no extender;
+//   no-op:   the same extender block pointed at the bench's no-op extender (baseline.ts, its own
+//            process: parses the body, answers every node, Score 0): what any extender costs;
 //   with:    the shipped `lpm-scheduler` profile and its extender block (nodeCacheCapable, weight 5).
 // The pods of a run are created first (pending, for a scheduler not yet running); a watch on them
 // notes when each is bound; pods/s is 80 % of them over the time from the 10 % to the 90 % bound
@@ -18,13 +21,14 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { findKubeBinaries, KUBE_BIN_ENV, type KubeBinaries } from '../scenarios/lab/kube/binaries.js';
 import { newToken, startApiserver, startEtcd } from '../scenarios/lab/kube/controlPlane.js';
-import { probe, waitHttpReady } from '../scenarios/lab/kube/http.js';
+import { probe, tlsAgent, waitHttpReady } from '../scenarios/lab/kube/http.js';
 import { writeKubeconfig } from '../scenarios/lab/kube/kubeconfig.js';
 import { base64File, makePki } from '../scenarios/lab/kube/pki.js';
 import { lpmSchedulerConfig, schedulerArgs, shippedSchedulerConfigText } from '../scenarios/lab/kube/schedulers.js';
@@ -33,6 +37,8 @@ import { spawnDetached, stopProcess } from '../scenarios/lab/processes.js';
 import { freeLoopbackPort } from '../scenarios/lab/prometheus.js';
 import type { ProcessRecord } from '../scenarios/lab/state.js';
 import { nodeName, nodeObject, prng } from './cluster.js';
+import { startServers, type ServerHandle } from './httpCases.js';
+import { serveAnswers } from './matrixScaleCase.js';
 
 export interface KubeSchedulerCaseOptions {
   /** Repository root (for ../shared/k8s/bin in development). */
@@ -61,6 +67,12 @@ export interface SchedulingRun {
   podsPerSecond: number;
   /** Pods bound to one of the best-linked nodes (the peers' nodes and the near ones). */
   onBestNodes: number;
+  /**
+   * kube-scheduler's own view, from its /metrics, mean per attempt: the scheduling algorithm
+   * (filter and score, extender calls included) and the whole scheduling cycle.
+   */
+  algorithmMs?: number;
+  attemptMs?: number;
 }
 
 export interface ExtenderCost {
@@ -95,9 +107,13 @@ export interface KubeSchedulerCaseResult {
   bestNodes?: number;
   setupSeconds?: { controlPlane: number; objects: number; extender: number };
   without?: SchedulingRun;
+  /** The same extender block pointed at the bench's no-op extender (baseline.ts): what any extender costs. */
+  noop?: SchedulingRun;
   with?: SchedulingRun;
   /** pods/s with / pods/s without. */
   ratio?: number;
+  /** pods/s with the no-op extender / pods/s without. */
+  noopRatio?: number;
   extender?: ExtenderCost;
 }
 
@@ -194,14 +210,19 @@ function createNodeBody(i: number): Record<string, unknown> {
 const peerNodes = (nodes: number, peers: number) => Array.from({ length: peers }, (_, k) => nodeName(Math.floor((k * nodes) / peers)));
 
 /**
- * The static link matrix: every peer node to and from every node, RTT and bandwidth. A share of
- * the nodes (NEAR_SHARE) is near every peer node (0.2-0.5 ms, 1-2 Gbit/s), the rest far (2-20 ms,
- * 50-500 Mbit/s). Seeded.
+ * The link matrix: every peer node to and from every node, RTT and bandwidth, as the answers of
+ * the `prometheus` source's queries (a stand-in Prometheus serves them). A share of the nodes
+ * (NEAR_SHARE) is near every peer node (0.2-0.5 ms, 1-2 Gbit/s), the rest far (2-20 ms,
+ * 50-500 Mbit/s). Seeded; measured `at` (unix seconds).
  */
-function links(nodes: number, peers: readonly string[]): { file: Array<Record<string, unknown>>; near: Set<string> } {
+function linkAnswers(nodes: number, peers: readonly string[], at: number): { bodies: Map<string, Buffer>; links: number; near: Set<string> } {
   const rand = prng(nodes + 17);
   const near = new Set<string>();
-  const file: Array<Record<string, unknown>> = [];
+  const rtt: string[] = [];
+  const bw: string[] = [];
+  const times: string[] = [];
+  const sample = (source: string, target: string, extra: string, value: number | string) =>
+    `{"metric":{"source_node":"${source}","target_node":"${target}","network":"lpm-measurement"${extra}},"value":[${at},"${value}"]}`;
   for (let i = 0; i < nodes; i++) {
     const n = nodeName(i);
     const isNear = rand() < NEAR_SHARE;
@@ -211,14 +232,21 @@ function links(nodes: number, peers: readonly string[]): { file: Array<Record<st
       for (const [source, target] of [
         [p, n],
         [n, p],
-      ]) {
-        const rtt = isNear ? 0.0002 + rand() * 0.0003 : 0.002 + rand() * 0.018;
-        const bandwidth = isNear ? 125e6 + rand() * 125e6 : 6.25e6 + rand() * 56e6;
-        file.push({ source, target, rtt: `${(rtt * 1000).toFixed(3)}ms`, bandwidth: `${Math.round(bandwidth)}B/s` });
+      ] as const) {
+        rtt.push(sample(source, target, '', isNear ? 0.0002 + rand() * 0.0003 : 0.002 + rand() * 0.018));
+        bw.push(sample(source, target, '', isNear ? 125e6 + rand() * 125e6 : 6.25e6 + rand() * 56e6));
+        times.push(sample(source, target, ',"metric":"rtt"', at), sample(source, target, ',"metric":"bandwidth"', at));
       }
     }
   }
-  return { file, near };
+  const answer = (result: string[]) => Buffer.from(`{"status":"success","data":{"resultType":"vector","result":[${result.join(',')}]}}`);
+  const bodies = new Map<string, Buffer>([
+    ['rtt_seconds', answer(rtt)],
+    ['bandwidth_bytes_per_second', answer(bw)],
+    ['timestamp', answer(times)],
+  ]);
+  for (const key of ['rtt_min_seconds', 'rtt_max_seconds', 'jitter_seconds', 'packet_loss_ratio']) bodies.set(key, answer([]));
+  return { bodies, links: rtt.length, near };
 }
 
 /** Watches pods with `selector` in the peer namespace and notes when each is first seen bound. */
@@ -271,6 +299,32 @@ async function extenderCounters(url: string): Promise<Record<string, number>> {
   return out;
 }
 
+/** Mean milliseconds of kube-scheduler's scheduling algorithm and scheduling attempts (scheduled), from its /metrics. */
+async function schedulerMeans(port: number, agent: Agent): Promise<{ algorithmMs?: number; attemptMs?: number }> {
+  try {
+    const res = await request(`https://127.0.0.1:${port}/metrics`, { dispatcher: agent, signal: AbortSignal.timeout(10_000) });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) return {};
+    const sum = (re: RegExp) => {
+      let t = 0;
+      for (const line of text.split('\n')) {
+        const m = re.exec(line);
+        if (m) t += Number(m[1]);
+      }
+      return t;
+    };
+    const mean = (name: string, labels = '') => {
+      const n = sum(new RegExp(`^${name}_count\\{?[^}]*${labels}[^}]*\\}? (\\S+)$`));
+      return n > 0 ? (1000 * sum(new RegExp(`^${name}_sum\\{?[^}]*${labels}[^}]*\\}? (\\S+)$`))) / n : undefined;
+    };
+    const algorithmMs = mean('scheduler_scheduling_algorithm_duration_seconds');
+    const attemptMs = mean('scheduler_scheduling_attempt_duration_seconds', 'result="scheduled"');
+    return { ...(algorithmMs !== undefined ? { algorithmMs } : {}), ...(attemptMs !== undefined ? { attemptMs } : {}) };
+  } catch {
+    return {};
+  }
+}
+
 async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -288,6 +342,9 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
   const dir = await mkdtemp(join(parent, 'lpm-bench-kube-'));
   const procs: ProcessRecord[] = [];
   let agent: Agent | undefined;
+  let schedAgent: Agent | undefined;
+  let prometheus: { server: Server; url: string } | undefined;
+  let noopServer: ServerHandle | undefined;
   try {
     const t0 = performance.now();
     const [etcdClient, etcdPeer, apiPort, extPort, schedPort] = (await distinctPorts(5)) as [number, number, number, number, number];
@@ -310,6 +367,8 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
       userName: 'lpm-bench-admin',
       user: { clientCertificateData: await base64File(pki.adminCert), clientKeyData: await base64File(pki.adminKey) },
     });
+    // kube-scheduler's /metrics: its own serving certificate, our admin client certificate
+    schedAgent = await tlsAgent({ cert: pki.adminCert, key: pki.adminKey, insecure: true });
     const controlPlane = (performance.now() - t0) / 1000;
     log(`  control plane up in ${controlPlane.toFixed(1)} s (${bins.version}, etcd ${bins.etcdVersion})`);
 
@@ -351,20 +410,20 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
     const objects = (performance.now() - t1) / 1000;
     log(`  ${total + o.peers} bound pods in ${objects.toFixed(1)} s`);
 
-    // the extender, in Kubernetes mode, with the static matrix
+    // the extender, in Kubernetes mode, reading the matrix from a stand-in Prometheus
     const t2 = performance.now();
-    const { file, near } = links(o.nodes, peers);
-    const best = new Set([...near, ...peers]);
-    const linksFile = join(dir, 'links.json');
-    await writeFile(linksFile, JSON.stringify({ links: file }));
+    const matrix = linkAnswers(o.nodes, peers, Date.now() / 1000);
+    const best = new Set([...matrix.near, ...peers]);
+    prometheus = await serveAnswers(matrix.bodies);
+    const promUrl = prometheus.url;
     const extConfig = join(dir, 'extender.yaml');
     await writeFile(
       extConfig,
       stringify({
         listen: `127.0.0.1:${extPort}`,
-        // read once: the matrix does not change during the runs (and parsing 100 000 links is not
-        // what is measured); its values (dated when read) never turn stale meanwhile
-        source: { type: 'static', file: linksFile, interval: '1h' },
+        // read once: the matrix does not change during the runs (a refresh of 100 000 links is
+        // not what is measured); its values (measured when built) never turn stale meanwhile
+        source: { type: 'prometheus', url: promUrl, interval: '1h', timeout: '5m' },
         staleness: { rttMaxAge: '24h', bandwidthMaxAge: '24h' },
         kubernetes: { enabled: true, kubeconfig },
       }),
@@ -374,9 +433,9 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
     const ext: ProcessRecord = { pid: extPid, marker: `--config ${extConfig}`, log: extLog };
     procs.push(ext);
     const extUrl = `http://127.0.0.1:${extPort}`;
-    await waitHttpReady('lpm extender', `${extUrl}/readyz`, ext, { timeoutMs: 15 * 60_000 });
+    await waitExtender(extUrl, ext);
     const extenderSetup = (performance.now() - t2) / 1000;
-    log(`  extender ready in ${extenderSetup.toFixed(1)} s (${file.length} links)`);
+    log(`  extender ready in ${extenderSetup.toFixed(1)} s (${matrix.links} links)`);
 
     // the two configurations: the shipped one (extender URL replaced), and the same without the extender
     const shipped = lpmSchedulerConfig(await shippedSchedulerConfigText(), { extenderUrl: extUrl, kubeconfig });
@@ -392,6 +451,14 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
     };
     delete plain.extenders;
     const lpmName = (shipped.profiles ?? []).map((p) => p.schedulerName).find(Boolean) ?? 'lpm-scheduler';
+    // the bench's no-op extender (it parses the body and answers every node, Score 0) in a process of its own
+    noopServer = await startServers({ nodes: 1, podsPerNode: 0, peerCounts: [] });
+    const noopUrl = noopServer.ready.baseline;
+    const noop = {
+      ...withExtender,
+      extenders: (withExtender.extenders ?? []).map((e) => ({ ...e, urlPrefix: noopUrl })),
+      profiles: (shipped.profiles ?? []).map((p) => ({ ...p, schedulerName: 'bench-noop' })),
+    };
 
     const run = async (set: string, schedulerName: string, config: Record<string, unknown>): Promise<SchedulingRun> => {
       await inParallel(
@@ -421,9 +488,11 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
         log: schedLog,
       };
       procs.push(sched);
+      let means: { algorithmMs?: number; attemptMs?: number } = {};
       try {
         const until = started + o.timeoutSeconds * 1000;
         while (watch.bound.size < o.pending && performance.now() < until) await sleep(100);
+        if (schedAgent) means = await schedulerMeans(schedPort, schedAgent);
       } finally {
         watch.stop();
         await stopProcess(sched);
@@ -435,12 +504,24 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
       const t10 = at(0.1);
       const t90 = at(0.9);
       const onBest = [...watch.bound.values()].filter((b) => best.has(b.node)).length;
-      return { scheduler: schedulerName, pods: o.pending, bound: times.length, t10, t90, podsPerSecond: (0.8 * o.pending) / Math.max(1e-6, t90 - t10), onBestNodes: onBest };
+      return {
+        scheduler: schedulerName,
+        pods: o.pending,
+        bound: times.length,
+        t10,
+        t90,
+        podsPerSecond: (0.8 * o.pending) / Math.max(1e-6, t90 - t10),
+        onBestNodes: onBest,
+        ...means,
+      };
     };
 
     log(`  scheduling ${o.pending} pods without the extender`);
     const without = await run('plain', 'bench-plain', plain);
     log(`    ${without.podsPerSecond.toFixed(1)} pods/s (10-90 % bound in ${(without.t90 - without.t10).toFixed(1)} s)`);
+    log(`  scheduling ${o.pending} pods with a no-op extender`);
+    const noopRun = await run('noop', 'bench-noop', noop);
+    log(`    ${noopRun.podsPerSecond.toFixed(1)} pods/s (10-90 % bound in ${(noopRun.t90 - noopRun.t10).toFixed(1)} s)`);
     const before = await extenderCounters(extUrl);
     log(`  scheduling ${o.pending} pods with the extender`);
     const withRun = await run('lpm', lpmName, withExtender);
@@ -456,12 +537,14 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
       ...base,
       kubeVersion: bins.version,
       storedPods: total + o.peers,
-      links: file.length,
+      links: matrix.links,
       bestNodes: best.size,
       setupSeconds: { controlPlane, objects, extender: extenderSetup },
       without,
+      noop: noopRun,
       with: withRun,
       ratio: withRun.podsPerSecond / without.podsPerSecond,
+      noopRatio: noopRun.podsPerSecond / without.podsPerSecond,
       extender: {
         filterCalls: nF,
         prioritizeCalls: nP,
@@ -477,8 +560,30 @@ export async function runKubeSchedulerCase(o: KubeSchedulerCaseOptions): Promise
   } finally {
     for (const p of procs.reverse()) await stopProcess(p).catch(() => undefined);
     await agent?.close().catch(() => undefined);
+    await schedAgent?.close().catch(() => undefined);
+    await noopServer?.stop().catch(() => undefined);
+    if (prometheus) {
+      const { server } = prometheus;
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** Until /readyz says ready (the pod cache's first list of every pod can take minutes); fails at once when the matrix cannot be read. */
+async function waitExtender(url: string, proc: ProcessRecord): Promise<void> {
+  const until = Date.now() + 20 * 60_000;
+  await waitHttpReady('lpm extender', `${url}/healthz`, proc, { timeoutMs: 60_000 });
+  let last = '';
+  while (Date.now() < until) {
+    const r = await probe(`${url}/readyz`, undefined, 10_000);
+    if ('status' in r && r.status === 200) return;
+    last = 'status' in r ? r.body : r.error;
+    if (/link matrix \((?!first refresh pending)/.test(last)) throw new Error(`lpm extender: no link matrix: ${last}; see ${proc.log}`);
+    await sleep(500);
+  }
+  throw new Error(`lpm extender not ready after 20 min: ${last}; see ${proc.log}`);
 }
 
 async function distinctPorts(n: number): Promise<number[]> {

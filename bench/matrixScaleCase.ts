@@ -49,15 +49,18 @@ export type ChildReply =
   | ({ type: 'result' } & Required<Pick<MatrixScaleResult, 'links' | 'refreshSeconds' | 'rssMiB' | 'peakRssMiB' | 'heapMiB' | 'heapLimitMiB' | 'evaluateMs'>>)
   | { type: 'error'; message: string };
 
-/** The stand-in Prometheus: each query of linkQueries() answered with its canned body. */
-async function serveAnswers(bodies: Map<string, Buffer>): Promise<{ server: Server; url: string }> {
-  const byQuery = new Map(linkQueries().map((q) => [q.query, bodies.get(q.key)!] as const));
+/**
+ * A stand-in Prometheus: each query of linkQueries() (recording rules, any label matcher)
+ * answered with its canned body, by key.
+ */
+export async function serveAnswers(bodies: ReadonlyMap<string, Buffer>): Promise<{ server: Server; url: string }> {
+  const byQuery = new Map(linkQueries().map((q) => [q.query, bodies.get(q.key)] as const));
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const query = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('query') ?? '';
-      const body = byQuery.get(query);
+      const body = byQuery.get(query.split('{')[0]!);
       if (!body) {
         res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', errorType: 'bad_data', error: `unknown query ${query}` }));
         return;

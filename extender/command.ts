@@ -14,7 +14,7 @@ export const extenderCommand: CommandSpec = {
   summary: 'Run the kube-scheduler extender: filter and prioritize nodes by measured link RTT and bandwidth.',
   usage: 'extender --config FILE [--log-level LEVEL]',
   flags: {
-    config: { type: 'string', short: 'c', description: 'extender YAML config (reference: README, "The scheduler extender")', value: 'FILE' },
+    config: { type: 'string', short: 'c', description: 'extender YAML config (reference: docs/extender.md)', value: 'FILE' },
     'log-level': LOG_LEVEL_FLAG,
   },
   details: `Endpoints: POST /filter, POST /prioritize (kube-scheduler's extender verbs), GET /healthz,

@@ -5,7 +5,7 @@
 //     type: direct
 //     agents: [http://10.0.0.1:9105, http://10.0.0.2:9105]
 //
-// See the README, "The scheduler extender", for every field.
+// docs/extender.md describes every field.
 import { z } from 'zod';
 import { LINK_METRIC_KEYS } from '../src/linkMetrics.js';
 import type { ScoringConfig } from './scoring/scoring.js';

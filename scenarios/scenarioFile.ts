@@ -19,7 +19,7 @@
 //   expect:
 //     - { pod: web, on: b }
 //
-// The README, "Scenarios", describes every field.
+// docs/scenarios.md describes every field.
 import { z } from 'zod';
 import { byteSize, extenderConfigSchema, type ExtenderConfig } from '../extender/config.js';
 import { formatPath } from '../src/config/loadYaml.js';

@@ -1,4 +1,4 @@
-// The scoring model (the README, section "The scheduler extender", has the same formula with a worked example).
+// The scoring model (docs/extender.md, "Scoring formula", has the same formula with a worked example).
 //
 // For a candidate node n and a peer's node m:
 //   quality(n, m) = 1                                    if n = m (co-located: no network hop)
@@ -292,16 +292,19 @@ function linksLater(n: string, c: EvalContext, limit: number): () => LinkView[] 
   const peerNodes = limit < c.peerNodes.length ? c.peerNodes.slice(0, limit) : c.peerNodes;
   const j = c.matrix.columns.index.get(n) ?? -1;
   const v = new Float64Array(peerNodes.length * PER_LINK).fill(NaN);
+  const copy = (at: number, f: LinkColumn['forward'][ColumnMetric], r: LinkColumn['reverse'][ColumnMetric]) => {
+    v[at] = f.value[j]!;
+    v[at + 1] = f.time[j]!;
+    v[at + 2] = r.value[j]!;
+    v[at + 3] = r.time[j]!;
+  };
   if (j >= 0)
     for (let i = 0; i < peerNodes.length; i++) {
-      const col = c.peerColumns[i]!;
-      LINK_METRICS.forEach((metric, k) => {
-        const at = i * PER_LINK + k * 4;
-        v[at] = col.forward[metric].value[j]!;
-        v[at + 1] = col.forward[metric].time[j]!;
-        v[at + 2] = col.reverse[metric].value[j]!;
-        v[at + 3] = col.reverse[metric].time[j]!;
-      });
+      // in LINK_METRICS order
+      const { forward: f, reverse: r } = c.peerColumns[i]!;
+      copy(i * PER_LINK, f.rtt_seconds, r.rtt_seconds);
+      copy(i * PER_LINK + 4, f.bandwidth_bytes_per_second, r.bandwidth_bytes_per_second);
+      copy(i * PER_LINK + 8, f.packet_loss_ratio, r.packet_loss_ratio);
     }
   const peers = peerNodes.map(([m]) => c.peersOn.get(m) ?? []);
   const { now, config } = c;

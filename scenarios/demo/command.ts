@@ -1,4 +1,4 @@
-// `lpm demo`: the whole pipeline on one machine, no cluster (see the README, "Try it").
+// `lpm demo`: the whole pipeline on one machine, no cluster (see docs/demo.md).
 import { bool, LOG_LEVEL_FLAG, str, UsageError, type CommandSpec } from '../../src/cli/command.js';
 import { createLogger } from '../../src/log.js';
 import { parseDuration } from '../../src/units.js';
@@ -36,17 +36,24 @@ export const demoCommand: CommandSpec = {
     'exit-after-first-decisions': { type: 'boolean', description: 'exit after printing the example placements (CI smoke test)' },
     lab: { type: 'string', description: 'lab name (prefix of namespaces and links)', default: DEMO_LAB, value: 'NAME' },
     topology: { type: 'string', description: 'topology file', value: 'FILE' },
+    kube: { type: 'boolean', description: 'lab mode: place the pods through the real kube-schedulers (fail without the Kubernetes binaries)' },
+    'no-kube': { type: 'boolean', description: 'lab mode: place the pods by calling the extender, even when the Kubernetes binaries are found' },
+    'kube-bin': { type: 'string', description: 'folder of kube-apiserver and kube-scheduler (else LPM_KUBE_BIN, PATH, ../shared/k8s/bin)', value: 'DIR' },
     'sweep-timeout': { type: 'string', description: 'how long to wait for the first full measurement sweep', default: '90s', value: 'DURATION' },
     'log-level': { ...LOG_LEVEL_FLAG, default: 'warn' },
   },
   details: `Nothing is installed: run "bash scripts/setup.sh" first (the README's demo command does).
 Lab mode brings up the overlay of scenarios/topologies/demo.yaml in network namespaces, an
 agent per node (real ping and iperf3 over emulated links), the extender with the direct source,
-and Prometheus when it is installed. Without root or network namespaces the same flow runs in
+and Prometheus when it is installed. When the Kubernetes binaries are found (--kube-bin,
+LPM_KUBE_BIN, PATH, ../shared/k8s/bin) the lab also runs a control plane and the example pods are
+Pod objects placed by the real lpm-scheduler (kube-scheduler + the lab's lpm extender); each
+placement prints kube-scheduler's event (Scheduled, or FailedScheduling with the reason). Without root or network namespaces the same flow runs in
 sim mode on the configured links. Ctrl-C (or SIGTERM) stops and removes everything.`,
   async run(args) {
     const mode = str(args, 'mode');
     if (mode !== undefined && mode !== 'lab' && mode !== 'sim') throw new UsageError(`--mode: "${mode}" must be lab or sim`);
+    if (bool(args, 'kube') && bool(args, 'no-kube')) throw new UsageError('--kube and --no-kube: give one');
     const port = intFlag(str(args, 'port'), 'port', 8888, 0, 65535);
     const sweepTimeout = durationFlag(str(args, 'sweep-timeout'), 'sweep-timeout', 90, 1, 3600);
     const level = str(args, 'log-level') ?? 'warn';
@@ -60,6 +67,8 @@ sim mode on the configured links. Ctrl-C (or SIGTERM) stops and removes everythi
         lab: str(args, 'lab') ?? DEMO_LAB,
         topologyFile: str(args, 'topology') ?? demoTopologyFile(),
         exitAfterFirstDecisions: bool(args, 'exit-after-first-decisions'),
+        ...(bool(args, 'kube') ? { kube: true } : bool(args, 'no-kube') ? { kube: false } : {}),
+        ...(str(args, 'kube-bin') ? { kubeBin: str(args, 'kube-bin')! } : {}),
         sweepTimeoutMs: Math.round(sweepTimeout * 1000),
         logger,
         extenderLogger,

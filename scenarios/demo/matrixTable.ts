@@ -15,21 +15,50 @@ function table(nodes: readonly string[], cell: (a: string, b: string) => string)
 }
 
 /**
+ * TCP goodput over an emulated link, as a share of its rate: a full segment carries 1398 payload
+ * bytes in 1472 bytes of VXLAN payload, which is what the emulator's rate counts.
+ */
+export const VXLAN_GOODPUT = 1398 / 1472;
+
+/** Whether a measured value is what the configured one leads to expect: RTT within max(0.5 ms, 5 %), bandwidth within 10 % of rate x VXLAN_GOODPUT. */
+export function withinTolerance(key: LinkMetricKey, measured: number, configured: number): boolean {
+  if (key === 'rtt_seconds') return Math.abs(measured - configured) <= Math.max(0.0005, 0.05 * configured);
+  if (key === 'bandwidth_bytes_per_second') return Math.abs(measured / (configured * VXLAN_GOODPUT) - 1) <= 0.1;
+  return true;
+}
+
+/**
  * The RTT and bandwidth tables. `measured` undefined: no matrix yet; a missing value prints "?",
- * a missing configured one (pair not linked) "n/a".
+ * a missing configured one (pair not linked) "n/a"; a measured value outside the tolerance
+ * (withinTolerance) is marked "!". A last line counts the pairs within it.
  */
 export function matrixTables(nodes: readonly string[], measured: LinkMatrix | undefined, configured: LinkMatrix): string {
+  const count = { rtt_seconds: [0, 0], bandwidth_bytes_per_second: [0, 0] } as Record<string, [number, number]>;
   const cell = (key: LinkMetricKey, fmt: (v: number) => string) => (a: string, b: string) => {
     const m = measured?.get(a, b)?.[key];
     const c = configured.get(a, b)?.[key];
-    return `${m ? fmt(m.value) : '?'} (${c ? fmt(c.value) : 'n/a'})`;
+    let mark = '';
+    if (m && c) {
+      const ok = withinTolerance(key, m.value, c.value);
+      count[key]![0] += ok ? 1 : 0;
+      count[key]![1]++;
+      if (!ok) mark = '!';
+    }
+    return `${m ? fmt(m.value) : '?'}${mark} (${c ? fmt(c.value) : 'n/a'})`;
   };
+  const rtt = table(nodes, cell('rtt_seconds', fmtMs));
+  const bw = table(nodes, cell('bandwidth_bytes_per_second', fmtMbps));
+  const [rOk, rAll] = count.rtt_seconds!;
+  const [bOk, bAll] = count.bandwidth_bytes_per_second!;
   return [
     'Round-trip time, measured (configured):',
-    ...table(nodes, cell('rtt_seconds', fmtMs)),
+    ...rtt,
     '',
     'Bandwidth, measured (configured):',
-    ...table(nodes, cell('bandwidth_bytes_per_second', fmtMbps)),
+    ...bw,
+    '',
+    `Within tolerance: RTT ${rOk}/${rAll} pairs (max(0.5 ms, 5 %)), bandwidth ${bOk}/${bAll} pairs (10 % of the rate less 5 % VXLAN overhead)` +
+      (rOk < rAll || bOk < bAll ? '; "!" marks the others' : ''),
   ].join('\n');
 }
 

@@ -19,7 +19,10 @@ import { agentUrl } from '../lab/agents.js';
 import { labDown, labUpTopology } from '../lab/lab.js';
 import { stopProcess } from '../lab/processes.js';
 import { freeLoopbackPort, prometheusAvailable, startLabPrometheus } from '../lab/prometheus.js';
-import { prometheusDir } from '../lab/state.js';
+import { prometheusDir, type LabState } from '../lab/state.js';
+import { locateKubeBinaries } from '../lab/kube/binaries.js';
+import { packageRoot } from '../lab/paths.js';
+import { scheduleThroughKube, withPodCapacity } from './kubePods.js';
 import { podStoreSink, SchedulingDriver } from '../runner/driver.js';
 import { ExtenderClient } from '../runner/extenderClient.js';
 import { CleanupStack, signalAbort } from './cleanup.js';
@@ -44,6 +47,13 @@ export interface DemoOptions {
   /** Extender's logger (quieter than the demo's by default: its refresh warnings are expected at start). */
   extenderLogger: Logger;
   out: (text: string) => void;
+  /**
+   * Lab mode: place the example pods through the lab's real kube-schedulers (`lab up --kube`).
+   * undefined: when the Kubernetes binaries are found; false: never; true: required.
+   */
+  kube?: boolean;
+  /** Folder of kube-apiserver and kube-scheduler (else $LPM_KUBE_BIN, PATH, ../shared/k8s/bin). */
+  kubeBin?: string;
 }
 
 /** Seconds between RTT runs and between bandwidth sweeps, from the topology's `agent` section. */
@@ -76,11 +86,27 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     let source: MetricSource;
     let prometheusTargets: { agents: Array<{ node: string; target: string }>; emulator?: string } | undefined;
+    let kubeState: LabState | undefined;
     if (mode === 'lab') {
-      out(`Bringing up the emulated overlay "${topology.name}": a network namespace per node, the link emulator, an agent per node...`);
-      const state = await labUpTopology(topology, opts.topologyFile, { agents: true, log: logger });
-      cleanup.push(`lab "${topology.name}" down (namespaces, emulator, agents)`, () => labDown(topology.name));
+      const kube =
+        opts.kube === false
+          ? undefined
+          : (await locateKubeBinaries(packageRoot(), { ...(opts.kubeBin ? { dir: opts.kubeBin } : {}), required: opts.kube === true })).bins;
+      out(
+        `Bringing up the emulated overlay "${topology.name}": a network namespace per node, the link emulator, an agent per node` +
+          `${kube ? `, and a Kubernetes ${kube.version} control plane (kube-apiserver, default-scheduler, lpm-scheduler, the lpm extender, a hollow kubelet)` : ''}...`,
+      );
+      const state = await labUpTopology(kube ? withPodCapacity(topology, DEMO_SCHEDULER.podsPerNode) : topology, opts.topologyFile, {
+        agents: true,
+        log: logger,
+        ...(kube ? { kube: { binDir: kube.dir, logLevel: 'warn' } } : {}),
+      });
+      cleanup.push(`lab "${topology.name}" down (namespaces, emulator, agents${kube ? ', control plane' : ''})`, () => labDown(topology.name));
       stop.signal.throwIfAborted();
+      if (state.kube) {
+        kubeState = state;
+        out(`  control plane: ${state.kube.server} (kubeconfig ${state.kube.kubeconfig}); lab extender for lpm-scheduler: ${state.kube.extender?.url}/`);
+      }
       const agents = state.plan.nodes.map((n) => ({ node: n.name, url: agentUrl(n) }));
       out(`  agents: ${agents.map((a) => `${a.node} ${a.url}`).join(', ')}`);
       source = new DirectSource(agents.map((a) => a.url), 2, 2);
@@ -139,6 +165,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     );
     out('');
 
+    if (kubeState) {
+      out(
+        `Scheduling example pods through kube-scheduler ${kubeState.kube!.version}: Pod objects with schedulerName ${DEMO_SCHEDULER.schedulerName}, ` +
+          `which calls the lab's lpm extender (weight ${DEMO_SCHEDULER.weight}); ${DEMO_SCHEDULER.podsPerNode} pods per node:`,
+      );
+      await new Promise((r) => setTimeout(r, 3000)); // the lab extender's next scrape of the agents
+      await scheduleThroughKube(kubeState, demoPods(), { schedulerName: DEMO_SCHEDULER.schedulerName, weight: DEMO_SCHEDULER.weight, out, signal: stop.signal });
+    } else {
     out(
       `Scheduling example pods through the extender (POST ${url}/filter, then /prioritize with NodeNames, as kube-scheduler does; ` +
         `extender weight ${DEMO_SCHEDULER.weight}, ${DEMO_SCHEDULER.podsPerNode} pods per node):`,
@@ -157,6 +191,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       stop.signal.throwIfAborted();
       const placement = await driver.schedule(pod);
       out(explainPlacement(placement, extender.decisions.list({ pod: podId(pod) })).join('\n'));
+    }
     }
     out('');
     ready = true;

@@ -34,10 +34,10 @@ const SEND_BUFFER = 4 * 1024 * 1024;
 const EARLY_MS = 0.002;
 /** Bounds of the early wake-up (ms): how long before a due time the thread asks to be woken. */
 const MIN_LEAD_MS = 0.02;
-const MAX_LEAD_MS = 1;
-/** Share of the time the thread may be awake (sending, or waiting out a due time), and the most it saves up (ms). */
-const AWAKE_SHARE = 0.6;
-const MAX_BUDGET_MS = 5;
+const MAX_LEAD_MS = 2;
+/** Share of its time a sender may spend waiting out due times, and the most it saves up (ms). */
+const SPIN_SHARE = 0.3;
+const MAX_BUDGET_MS = 4;
 /** Longest stretch (ms) without letting the thread's event loop run (messages, socket events). */
 const YIELD_EVERY_MS = 20;
 
@@ -120,8 +120,7 @@ export async function runSender(data: SenderData, port: NonNullable<typeof paren
   let lead = 0.2;
   let budget = MAX_BUDGET_MS;
   let lastCheck = monotonicMs();
-  /** Since when the thread has been running (reset after every sleep). */
-  let awakeSince = lastCheck;
+  let spinning = false;
   let nextProbe = monotonicMs() + PROBE_INTERVAL_MS;
   let lastTurn = monotonicMs();
 
@@ -173,22 +172,21 @@ export async function runSender(data: SenderData, port: NonNullable<typeof paren
       continue;
     }
     wake[me] = until;
-    // Waiting out the last `lead` by going round the loop costs CPU. The thread may be awake
-    // (sending, or waiting out a due time) for at most AWAKE_SHARE of the time: a real-time thread
-    // that never sleeps is throttled by the kernel, and takes the CPU from the kernel's own packet
-    // processing. Past that budget it sleeps to the due time itself and leaves a little late.
+    // Waiting out the last `lead` by going round the loop costs CPU: a sender may spend
+    // SPIN_SHARE of its time on it (a real-time thread that never sleeps is throttled by the
+    // kernel, and takes the CPU from the kernel's own packet processing and from the other
+    // threads; only the few lanes with traffic spin at all). Past its budget a sender sleeps to the
+    // due time itself and the packet leaves late by however late the wake-up is.
     const t = monotonicMs();
-    budget = Math.min(MAX_BUDGET_MS, budget + (t - lastCheck) * AWAKE_SHARE - (t - awakeSince));
+    budget = Math.min(MAX_BUDGET_MS, budget + (t - lastCheck) * SPIN_SHARE - (spinning ? t - lastCheck : 0));
     lastCheck = t;
-    awakeSince = t;
     const remaining = until - t;
     const spin = remaining <= lead && remaining <= budget;
+    spinning = spin;
     const sleep = spin ? 0 : remaining > lead ? remaining - lead : remaining;
     if (sleep > 0) {
       const asked = t + sleep;
-      const woke = Atomics.wait(ctl, GEN, gen, sleep);
-      awakeSince = monotonicMs();
-      if (woke === 'timed-out') {
+      if (Atomics.wait(ctl, GEN, gen, sleep) === 'timed-out') {
         oversleep.push(monotonicMs() - asked);
         if (oversleep.length >= 128) {
           const sorted = oversleep.splice(0).sort((a, b) => a - b);

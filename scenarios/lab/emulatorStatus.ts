@@ -21,7 +21,7 @@ export function emulatorStatusLines(r: EmulatorReport): string[] {
   const lanes = r.lanes ?? [];
   const est = lanes.map((l) => l.receiveLatencySeconds).filter((x) => x > 0);
   const lines = [
-    `  emulator: ${lanes.length} receiving lane(s) + 1 sending thread; receive latency ` +
+    `  emulator: ${lanes.length} lane(s) (a receiving and a sending thread each); receive latency ` +
       (est.length ? `${formatDuration(Math.min(...est))}-${formatDuration(Math.max(...est))}` : formatDuration(r.receiveLatencySeconds)) +
       ` (${r.compensate ? 'compensated' : 'not compensated'})`,
   ];

@@ -80,9 +80,13 @@ export class PacketRing {
   }
 }
 
-/** Slots a link's ring needs: its packets in flight (queue + delay + jitter at its rate), at least 4096, at most 32768. */
+/**
+ * Slots a link's ring needs: the full-size packets it can have in flight (queue, delay and jitter
+ * at its rate; an unlimited link at 1 Gbit/s), with room to spare, from 1024 to 16384 (24 MiB).
+ * Memory is only touched as slots are used. A ring that fills up drops like a full queue.
+ */
 export function ringSlotsFor(p: { rate: number | null; delay: number; jitter: number; queue: number }): number {
-  const bytesPerSecond = p.rate ?? 125e6; // unlimited: assume up to 1 Gbit/s
-  const packets = (bytesPerSecond / 1000) * ((p.rate === null ? 0 : p.queue) + p.delay + p.jitter);
-  return Math.min(32768, Math.max(4096, Math.ceil(1.5 * packets)));
+  const bytesPerSecond = p.rate ?? 125e6;
+  const packets = (bytesPerSecond / 1472) * ((p.rate === null ? 0 : p.queue) + p.delay + p.jitter);
+  return Math.min(16384, Math.max(1024, Math.ceil(2 * packets)));
 }

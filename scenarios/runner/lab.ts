@@ -2,8 +2,6 @@
 // places pods on the measured links (the extenders use the `direct` source, scraping the agents);
 // then each placement runs the traffic for real and is measured. Everything the run creates
 // (namespaces, emulator, agents, services) is removed in `finally`.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DirectSource } from '../../extender/sources/direct.js';
 import type { LinkMetricKey } from '../../src/linkMetrics.js';
 import { podId, type Scenario } from '../scenarioFile.js';
@@ -18,7 +16,7 @@ import { placeScenario, type PlacementRun } from './placementRun.js';
 import { aggregateMeasurements, describeMeasurement, type WorkloadMeasurement } from './result.js';
 import type { RunOptions } from './run.js';
 import { PLACEMENT_NAMES, type PlacementName } from './variants.js';
-import { findKubeBinaries, KUBE_BIN_ENV, type KubeBinaries } from '../lab/kube/binaries.js';
+import { locateKubeBinaries, type KubeBinaries } from '../lab/kube/binaries.js';
 import { packageRoot } from '../lab/paths.js';
 import { kubeArms, kubeTopology } from './kubePlacement.js';
 import type { ScenarioTraffic } from '../scenarioFile.js';
@@ -144,15 +142,9 @@ async function kubeBinariesFor(opts: RunOptions, s: Scenario, notes: string[]): 
     notes.push('placed by calling the extender (the kube-scheduler path does not replay events)');
     return undefined;
   }
-  const shared = join(packageRoot(), '..', 'shared', 'k8s', 'bin');
-  const dir = opts.kubeBin ?? process.env[KUBE_BIN_ENV] ?? (existsSync(join(shared, 'kube-apiserver')) ? shared : undefined);
-  try {
-    return await findKubeBinaries(dir);
-  } catch (err) {
-    if (required) throw err;
-    notes.push('placed by calling the extender as kube-scheduler does (no Kubernetes binaries found: set LPM_KUBE_BIN for the real schedulers)');
-    return undefined;
-  }
+  const found = await locateKubeBinaries(packageRoot(), { ...(opts.kubeBin ? { dir: opts.kubeBin } : {}), required });
+  if (!found.bins) notes.push('placed by calling the extender as kube-scheduler does (no Kubernetes binaries found: set LPM_KUBE_BIN for the real schedulers)');
+  return found.bins;
 }
 
 /**

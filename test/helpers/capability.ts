@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { describe, it } from 'vitest';
 import { netnsCapability } from '../../scenarios/lab/ip.js';
 import { findKubeBinaries, KUBE_BIN_ENV, onPath, type KubeBinaries } from '../../scenarios/lab/kube/binaries.js';
+import { prometheusAvailable } from '../../scenarios/lab/prometheus.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -125,13 +126,17 @@ export async function programRuns(name: string, args: readonly string[] = ['--ve
 export const program = (name: string, args: string[] = ['--version'], hint = ''): Check => async () =>
   (await programRuns(name, args)) ? undefined : `${name}${hint ? ` (${hint})` : ''}`;
 
-export const prometheus = () => program('prometheus', ['--version'], "Debian's prometheus package; scripts/setup.sh installs it");
+/** Prometheus, by the lab's own check (the lab starts it when it is there). */
+export const prometheus = (): Check => async () =>
+  (await prometheusAvailable()) ? undefined : "prometheus (Debian's prometheus package; scripts/setup.sh installs it)";
 export const promtool = () => program('promtool', ['--version'], "Debian's prometheus package");
 export const openssl = () => program('openssl', ['version']);
 /** Debian's Chromium at the path the browser tests launch (never a downloaded browser). */
 export const chromium = (path = '/usr/bin/chromium') => program(path, ['--version'], 'apt package chromium: run "bash scripts/setup.sh"');
-export const iperf3 = () => program('iperf3', ['--version'], 'the agent runs iperf3');
+export const iperf3 = () => program('iperf3', ['--version'], 'apt package iperf3');
 export const ping = () => program('ping', ['-V'], 'iputils-ping');
+/** ping that may send ICMP echo here (one to 127.0.0.1). */
+export const pingSends = () => program('ping', ['-n', '-c', '1', '-W', '1', '127.0.0.1'], 'iputils ping allowed to send ICMP echo');
 export const setpriv = () => program('setpriv', ['--version'], 'util-linux');
 /** setcap (libcap2-bin), also where /usr/sbin is not on PATH. */
 export const setcap = (): Check => async () =>

@@ -13,17 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { built, describeWithCapabilities, missingCapabilities, program, ROOT } from '../helpers/capability.js';
+import { built, describeWithCapabilities, iperf3, missingCapabilities, pingSends, ROOT, setpriv } from '../helpers/capability.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { freeLoopbackPort } from '../../scenarios/lab/prometheus.js';
 
 const BIN = join(ROOT, 'bin', 'lpm.js');
-const missing = await missingCapabilities([
-  built(),
-  program('iperf3', ['--version'], 'apt-get install iperf3'),
-  program('ping', ['-n', '-c', '1', '-W', '1', '127.0.0.1'], 'iputils ping allowed to send ICMP echo'),
-  program('setpriv', ['--version'], 'util-linux'),
-]);
+const missing = await missingCapabilities([built(), iperf3(), pingSends(), setpriv()]);
 
 interface Started {
   proc: ResultPromise;

@@ -11,7 +11,7 @@ import { labDown } from '../../scenarios/lab/lab.js';
 import { listNetns } from '../../scenarios/lab/ip.js';
 import { findByMarker, stopProcess } from '../../scenarios/lab/processes.js';
 import { agentConfigPath, statePath } from '../../scenarios/lab/state.js';
-import { built, missingCapabilities, netns, requireInCI } from '../helpers/capability.js';
+import { built, kubeBinaries, kubeBins, missingCapabilities, netns, requireInCI } from '../helpers/capability.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'lpm.js');
@@ -73,7 +73,8 @@ afterAll(async () => {
 
 describe('lpm demo', () => {
   it('runs the whole flow, prints matrices and placements, exits 0 and leaves nothing behind', async () => {
-    const r = await demo(['--exit-after-first-decisions', '--sweep-timeout', '1m30s']);
+    // the extender-call path; the kube-scheduler path is the next test
+    const r = await demo(['--exit-after-first-decisions', '--sweep-timeout', '1m30s', '--no-kube']);
     const out = r.all ?? '';
     expect(r.exitCode, out).toBe(0);
     if (labMode) {
@@ -85,6 +86,8 @@ describe('lpm demo', () => {
       // a measured value next to its configured one, e.g. "40.7 ms (40.0 ms)", "8.9 Mb/s (10.0 Mb/s)"
       expect(out).toMatch(/\d+\.\d+ ms \(40\.0 ms\)/);
       expect(out).toMatch(/\d+\.\d+ Mb\/s \(10\.0 Mb\/s\)/);
+      // every measured pair within tolerance of its configured link (no RTT taken under our own tests)
+      expect(out).toMatch(/Within tolerance: RTT 12\/12 pairs \(max\(0\.5 ms, 5 %\)\), bandwidth 12\/12 pairs/);
     } else {
       expect(out).toContain('Running in sim mode instead');
       expect(out).toContain('Round-trip time, configured');
@@ -99,6 +102,35 @@ describe('lpm demo', () => {
     expect(out).toContain('done: nothing left running.');
     expect(await leftovers()).toEqual([]);
   }, 180_000);
+
+  it('places the example pods through the real kube-schedulers when the Kubernetes binaries exist', async (ctx) => {
+    const missing = labMode ? await missingCapabilities([kubeBinaries()]) : ['network namespaces (lab mode)'];
+    if (!requireInCI('lpm demo through kube-scheduler', missing)) {
+      ctx.skip();
+      return;
+    }
+    const r = await execa(process.execPath, [BIN, 'demo', '--lab', LAB, '--port', '0', '--kube', '--exit-after-first-decisions', '--sweep-timeout', '1m30s'], {
+      cwd: ROOT,
+      reject: false,
+      all: true,
+      timeout: 280_000,
+      env: { LPM_LOG_LEVEL: 'warn', LPM_KUBE_BIN: kubeBins().dir },
+    });
+    const out = r.all ?? '';
+    expect(r.exitCode, out).toBe(0);
+    expect(out).toMatch(/a Kubernetes v1\.\d+\.\d+ control plane/);
+    expect(out).toMatch(/Scheduling example pods through kube-scheduler v1\.\d+\.\d+: Pod objects with schedulerName lpm-scheduler/);
+    // the same placements and reasons as the extender-call path, now with kube-scheduler's events
+    expect(out).toContain('demo/detector -> edge-a');
+    expect(out).toContain('kube-scheduler event: lpm-scheduler Scheduled: Successfully assigned demo/detector to edge-a');
+    expect(out).toMatch(/demo\/tracker -> (edge-b|core)/);
+    expect(out).toMatch(/filtered cloud: lpm: bandwidth to edge-a \(peer demo\/detector\) is [\d.]+Mbps, under the pod's min-bandwidth 25Mbps/);
+    expect(out).toContain('demo/uploader -> cloud');
+    expect(out).toContain('kube-scheduler event: lpm-scheduler Scheduled: Successfully assigned demo/uploader to cloud');
+    expect(out).toMatch(/why: cloud \[demo\/archive\] weight 2: co-located, quality 1/);
+    expect(out).toContain('done: nothing left running.');
+    expect(await leftovers()).toEqual([]);
+  }, 300_000);
 
   it('--sweep-timeout takes a duration; a value that is none, or out of range, is a usage error', async () => {
     const help = await execa(process.execPath, [BIN, 'demo', '--help'], { reject: false });
@@ -116,7 +148,7 @@ describe('lpm demo', () => {
   }, 60_000);
 
   it('cleans up when interrupted while waiting for measurements (SIGINT)', async () => {
-    const p = demo([]);
+    const p = demo(['--no-kube']);
     await waitForOutput(p, labMode ? 'Waiting for the first full measurement sweep' : 'Press Ctrl-C', 60_000);
     p.kill('SIGINT');
     const r = await p;

@@ -41,6 +41,10 @@ const CONFIG = {
   kubernetes: { enabled: false },
   source: { type: 'static', links: LINKS, interval: '1h' },
   pods: PODS,
+  // A burst of 1000 calls queues them all; on a loaded machine the last is read long after its
+  // connection opened, and the default timeouts (10 s for headers, 30 s for a request: far past
+  // kube-scheduler's own httpTimeout) would rightly cut it. These tests want every call answered.
+  http: { headersTimeout: '300s', requestTimeout: '300s' },
 };
 
 function podBody(i: number) {

@@ -60,7 +60,7 @@ const lossOf = (a: string, b: string) => 1 - (1 - (link(a, b).loss ?? 0)) * (1 -
 const GOODPUT = 1398 / 1472;
 
 const PING = { count: 10, spacing: 0.1, timeout: 1 };
-const IPERF = { duration: 1, omit: 1 };
+const IPERF = { duration: 2, omit: 1 };
 const topology = `name: ${LAB}
 nodes: [${NODES.join(', ')}]
 links:

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inNetns, ip } from '../../scenarios/lab/ip.js';
 import { labDown } from '../../scenarios/lab/lab.js';
 import { readState, type LabState } from '../../scenarios/lab/state.js';
-import { built, describeWithCapabilities, missingCapabilities, netns } from '../helpers/capability.js';
+import { built, describeWithCapabilities, iperf3, missingCapabilities, netns, ping } from '../helpers/capability.js';
 import { samples, sampleValue } from '../helpers/promText.js';
 import { waitFor } from '../helpers/waitFor.js';
 
@@ -23,7 +23,7 @@ const BIN = join(ROOT, 'bin', 'lpm.js');
 const LAB = 'tcompat';
 const PROBE = 'lpmprobe';
 const PROBE_ADDRESS: Record<string, string> = { a: '10.201.0.2', b: '10.201.0.3' };
-const missing = await missingCapabilities([netns(), built()]);
+const missing = await missingCapabilities([netns(), built(), ping(), iperf3()]);
 
 let dir = '';
 let state: LabState | undefined;

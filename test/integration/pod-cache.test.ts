@@ -337,9 +337,9 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
       'peer@node1',
     ]);
 
-    // A pod the watch has not even reported yet (created and scheduled within one event gap).
-    cache.recordChoice({ namespace: 'app', name: 'p3', labels: { app: 'p' }, annotations: {} }, 'node1');
-    expect(cache.get('app', 'p3')?.nodeName).toBe('node1');
+    // A pod the watch has not reported: anyone can call /prioritize, so nothing is assumed for it.
+    expect(cache.recordChoice({ namespace: 'app', name: 'p3', labels: { app: 'p' }, annotations: {} }, 'node1')).toBe(false);
+    expect(cache.get('app', 'p3')).toBeUndefined();
 
     // An update that still shows p1 pending keeps the assumption (and takes its new labels).
     api.updatePod('app', 'p1', { labels: { app: 'p', v: '2' } });
@@ -351,10 +351,12 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
     await waitUntil('bind confirmed', () => cache!.get('app', 'p1')?.nodeName === 'node3');
     expect(cache.isAssumed('app', 'p1')).toBe(false);
 
-    // p3 appears in the watch pending, then bound where we said.
+    // p3 appears in the watch pending; now its choice counts (same uid), then it is bound where we said.
     api.addPod({ namespace: 'app', name: 'p3', labels: { app: 'p' } });
     await waitUntil('p3 listed', () => api.requestsOf('watch').length >= 1 && cache!.get('app', 'p3')?.uid !== undefined);
-    expect(cache.get('app', 'p3')?.nodeName).toBe('node1'); // still assumed
+    expect(cache.recordChoice({ namespace: 'app', name: 'p3', uid: 'not-its-uid', labels: {}, annotations: {} }, 'node1')).toBe(false);
+    expect(cache.recordChoice(cache.get('app', 'p3')!, 'node1')).toBe(true);
+    expect(cache.get('app', 'p3')?.nodeName).toBe('node1'); // assumed
     api.updatePod('app', 'p3', { nodeName: 'node1' });
     await waitUntil('p3 confirmed', () => !cache!.isAssumed('app', 'p3'));
     expect(cache.get('app', 'p3')?.nodeName).toBe('node1');
@@ -368,9 +370,14 @@ describe('PodCache (the extender pod placement cache) against a real HTTP API se
     expect(cache.get('app', 'p2')?.nodeName).toBeUndefined();
     expect(cache.isAssumed('app', 'p2')).toBe(false);
     expect(cache.size).toEqual({ confirmed: 4, assumed: 0 });
+    // ...and asking again does not renew it: one window per version of the pod
+    expect(cache.recordChoice(cache.get('app', 'p2')!, 'node4')).toBe(false);
 
-    // A deleted pod drops its assumption too.
-    cache.recordChoice(cache.get('app', 'p2')!, 'node4');
+    // A new version of p2 (say kube-scheduler recorded its failed attempt) gets a window again;
+    // a deleted pod drops its assumption too.
+    api.updatePod('app', 'p2', { labels: { app: 'p', attempt: '2' } });
+    await waitUntil('p2 updated', () => cache!.get('app', 'p2')?.labels.attempt === '2');
+    expect(cache.recordChoice(cache.get('app', 'p2')!, 'node4')).toBe(true);
     api.deletePod('app', 'p2');
     await waitUntil('p2 gone', () => cache!.get('app', 'p2') === undefined);
     expect(cache.size.assumed).toBe(0);

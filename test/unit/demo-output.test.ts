@@ -6,7 +6,7 @@ import { LinkMatrix } from '../../src/linkMatrix.js';
 import type { Placement } from '../../scenarios/runner/driver.js';
 import { CleanupStack } from '../../scenarios/demo/cleanup.js';
 import { explainPlacement } from '../../scenarios/demo/explain.js';
-import { configuredTables, matrixTables } from '../../scenarios/demo/matrixTable.js';
+import { configuredTables, matrixTables, withinTolerance } from '../../scenarios/demo/matrixTable.js';
 import { measurementIntervals } from '../../scenarios/demo/run.js';
 import { sweepDone, sweepProgress } from '../../scenarios/demo/sweep.js';
 import { configuredMatrix, demoTopologyFile, loadDemoTopology, measuredPairs } from '../../scenarios/demo/topology.js';
@@ -57,6 +57,26 @@ describe('matrix tables', () => {
     expect(text).toMatch(/a\s+-\s+40\.7 ms \(40\.0 ms\)/);
     expect(text).toMatch(/b\s+\? \(n\/a\)\s+-/);
     expect(text).toContain('? (10.0 Mb/s)');
+  });
+
+  it('counts the pairs within tolerance and marks the others', () => {
+    const m = new LinkMatrix(1);
+    m.set('a', 'b', 'rtt_seconds', { value: 0.0407, timestamp: 1 }); // 40 ms ± 2 ms: within
+    m.set('b', 'a', 'rtt_seconds', { value: 0.0431, timestamp: 1 }); // 3.1 ms over: out
+    m.set('a', 'b', 'bandwidth_bytes_per_second', { value: (9.4e6 / 8), timestamp: 1 }); // 9.4 of 10 Mbit/s: within
+    m.set('b', 'a', 'bandwidth_bytes_per_second', { value: (7e6 / 8), timestamp: 1 }); // 7 of 10: out
+    const c = new LinkMatrix(1);
+    for (const [x, y] of [['a', 'b'], ['b', 'a']] as const) {
+      c.set(x, y, 'rtt_seconds', { value: 0.04, timestamp: 1 });
+      c.set(x, y, 'bandwidth_bytes_per_second', { value: 10e6 / 8, timestamp: 1 });
+    }
+    const text = matrixTables(['a', 'b'], m, c);
+    expect(text).toContain('43.1 ms! (40.0 ms)');
+    expect(text).toContain('7.0 Mb/s! (10.0 Mb/s)');
+    expect(text).toContain('40.7 ms (40.0 ms)');
+    expect(text).toContain('Within tolerance: RTT 1/2 pairs (max(0.5 ms, 5 %)), bandwidth 1/2 pairs (10 % of the rate less 5 % VXLAN overhead); "!" marks the others');
+    expect(withinTolerance('rtt_seconds', 0.0024, 0.002)).toBe(true); // 0.5 ms floor
+    expect(withinTolerance('rtt_seconds', 0.0026, 0.002)).toBe(false);
   });
 
   it('sim mode prints one value per cell', () => {

@@ -117,9 +117,10 @@ describe('PacketRing', () => {
   });
 
   it('is sized for the packets a link can have in flight', () => {
-    expect(ringSlotsFor({ rate: 50e6, delay: 0.025, jitter: 0, queue: 0.05 })).toBeCloseTo(5625, -1); // 1.5 x 50 000 pkt/s x 75 ms
-    expect(ringSlotsFor({ rate: 1e6, delay: 0.001, jitter: 0, queue: 0.05 })).toBe(4096);
-    expect(ringSlotsFor({ rate: null, delay: 1, jitter: 0, queue: 0.05 })).toBe(32768);
+    // 400 Mbit/s: 34 000 full packets a second, 75 ms in flight, twice that
+    expect(ringSlotsFor({ rate: 50e6, delay: 0.025, jitter: 0, queue: 0.05 })).toBe(Math.ceil((2 * 50e6 * 0.075) / 1472));
+    expect(ringSlotsFor({ rate: 1e6, delay: 0.001, jitter: 0, queue: 0.05 })).toBe(1024);
+    expect(ringSlotsFor({ rate: null, delay: 1, jitter: 0, queue: 0.05 })).toBe(16384);
   });
 });
 

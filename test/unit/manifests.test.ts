@@ -168,6 +168,10 @@ describeRendered.each(KUSTOMIZATIONS)('kustomization %s', (name) => {
     expect(extender.staleness.bandwidthWindow).toBe(windowSeconds(bw.iperf3));
     // The agents' own network never makes two pods peers.
     expect(extender.peers.ignoreNetworks).toContain('lpm-measurement');
+    // docs/security.md: the decision log and web page only through port-forward; nothing crosses namespaces
+    expect(extender.readApi.listen).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(extender.peers.crossNamespace).toEqual({ forward: [], reverse: [], networks: true });
+    expect(extender.kubernetes.events).toBe(true);
   });
 
   it('agent: metrics port = agent config listen port, probes, config as a directory, downward API, no capabilities (unprivileged ICMP sockets)', () => {

@@ -127,7 +127,7 @@ describe('link-aware scoring and filtering', () => {
     expect(ev.lookups).toEqual({ fresh: 4, stale: 0, unknown: 0 });
   });
 
-  it("reproduces the README's worked example: A 10, B 9, C 3; C stale 5", () => {
+  it("reproduces the worked example of docs/extender.md: A 10, B 9, C 3; C stale 5", () => {
     expect(run(web(), matrix(), ['A', 'B', 'C']).nodes.map((n) => [n.node, Math.round(n.raw * 1000) / 1000, n.score])).toEqual([
       ['A', 2, 10],
       ['B', 1.742, 9],

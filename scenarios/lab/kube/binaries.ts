@@ -102,3 +102,24 @@ export async function findKubeBinaries(dirFlag?: string, env: NodeJS.ProcessEnv 
     etcdVersion,
   };
 }
+
+/**
+ * The binaries when they can be found, for callers that fall back to another path without them
+ * (the scenario runner's lab mode, the demo): `dir`, else $LPM_KUBE_BIN, else PATH, else
+ * ../shared/k8s/bin next to the package (`packageRoot`). With `required`, a failure throws.
+ */
+export async function locateKubeBinaries(
+  packageRoot: string,
+  opts: { dir?: string; required?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ bins?: KubeBinaries; error?: string }> {
+  const env = opts.env ?? process.env;
+  const shared = join(packageRoot, '..', 'shared', 'k8s', 'bin');
+  let dir = opts.dir ?? env[KUBE_BIN_ENV];
+  if (!dir && !(await onPath('kube-apiserver', env.PATH)) && (await executable(join(shared, 'kube-apiserver')))) dir = shared;
+  try {
+    return { bins: await findKubeBinaries(dir, env) };
+  } catch (err) {
+    if (opts.required) throw err;
+    return { error: (err as Error).message };
+  }
+}
