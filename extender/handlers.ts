@@ -121,9 +121,9 @@ function prepare(
 ): { prepared: Prepared; stamp: PreparedStamp } {
   const stamp = stampNow(pod, ctx);
   const store = ctx.podStore;
-  // before the pod cache's first list we know no placements: no opinion rather than a wrong one
-  // The pods that can be the pod's peers: a few index buckets instead of every pod in the cluster
-  // (peerLookups), read with their versions so the result can be reused while they hold.
+  // Before the pod cache's first list we know no placements: no opinion rather than a wrong one.
+  // Otherwise the pods that can be peers: a few index buckets (peerLookups) instead of every pod
+  // in the cluster, read with their versions so the result can be reused while they hold.
   const reads = stamp.storeReady ? peerLookups(pod, ctx.peers) : [];
   const versions = reads.map((l) => store.bucketVersion(l.index, l.key));
   const space = new Set<PodInfo>();

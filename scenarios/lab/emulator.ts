@@ -171,7 +171,7 @@ async function openEmulator(plan: LabPlan, log: Logger, opts: EmulatorOptions, o
 
   const laneOf = assignLanes(plan.links.map((l) => ({ from: l.from, to: l.to, rate: l.rate })));
   const lanes = Math.max(1, laneCount(plan.links));
-  const shared = createShared(plan.links.length, lanes);
+  const shared = createShared(plan.links.length, lanes, monotonicMs());
   const views = new SharedViews(shared);
   const props: LinkProperties[] = plan.links.map(({ from: _f, to: _t, ...p }) => p);
   const rings = props.map((p) => PacketRing.create(ringSlotsFor(p)));

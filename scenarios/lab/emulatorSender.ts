@@ -9,7 +9,7 @@
 import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CTL, PROBE_DELAY_MS, SharedViews, type SharedBuffers } from './emulatorShared.js';
+import { CTL, PROBE_DELAY_MS, SharedViews, SpinBudget, type SharedBuffers } from './emulatorShared.js';
 import type { SharedHistogram } from './latencyHistogram.js';
 import { PacketRing, type PacketRingBuffers } from './packetRing.js';
 import { monotonicMs, PROBE_INTERVAL_MS } from './receiveLatency.js';
@@ -34,10 +34,7 @@ const SEND_BUFFER = 4 * 1024 * 1024;
 const EARLY_MS = 0.002;
 /** Bounds of the early wake-up (ms): how long before a due time the thread asks to be woken. */
 const MIN_LEAD_MS = 0.02;
-const MAX_LEAD_MS = 2;
-/** Share of its time a sender may spend waiting out due times, and the most it saves up (ms). */
-const SPIN_SHARE = 0.3;
-const MAX_BUDGET_MS = 4;
+const MAX_LEAD_MS = 1;
 /** Longest stretch (ms) without letting the thread's event loop run (messages, socket events). */
 const YIELD_EVERY_MS = 20;
 
@@ -118,9 +115,9 @@ export async function runSender(data: SenderData, port: NonNullable<typeof paren
   // how late recent wake-ups were (ms): the next wake-up is asked for that much earlier
   const oversleep: number[] = [];
   let lead = 0.2;
-  let budget = MAX_BUDGET_MS;
-  let lastCheck = monotonicMs();
-  let spinning = false;
+  const spinBudget = new SpinBudget(data.shared);
+  /** The due time whose wait the budget has paid for: until then the thread may spin. */
+  let paidUntil = -Infinity;
   let nextProbe = monotonicMs() + PROBE_INTERVAL_MS;
   let lastTurn = monotonicMs();
 
@@ -172,17 +169,17 @@ export async function runSender(data: SenderData, port: NonNullable<typeof paren
       continue;
     }
     wake[me] = until;
-    // Waiting out the last `lead` by going round the loop costs CPU: a sender may spend
-    // SPIN_SHARE of its time on it (a real-time thread that never sleeps is throttled by the
-    // kernel, and takes the CPU from the kernel's own packet processing and from the other
-    // threads; only the few lanes with traffic spin at all). Past its budget a sender sleeps to the
-    // due time itself and the packet leaves late by however late the wake-up is.
+    // Waiting out the last `lead` by going round the loop costs CPU: all senders together may
+    // spend a quarter of one CPU on it (SpinBudget). A real-time thread that never sleeps is
+    // throttled by the kernel, and takes the CPU from the kernel's own packet processing and from
+    // the iperf3 and ping processes the lab is there for. When the budget cannot pay for the wait,
+    // the sender sleeps to the due time itself and the packet leaves late by however late the
+    // wake-up is (lateness shows it).
     const t = monotonicMs();
-    budget = Math.min(MAX_BUDGET_MS, budget + (t - lastCheck) * SPIN_SHARE - (spinning ? t - lastCheck : 0));
-    lastCheck = t;
     const remaining = until - t;
-    const spin = remaining <= lead && remaining <= budget;
-    spinning = spin;
+    // (only for a packet: the probes' send time is stamped, it needs no precision)
+    if (remaining <= lead && next <= nextProbe && paidUntil < until && spinBudget.take(remaining, t)) paidUntil = until;
+    const spin = remaining <= lead && paidUntil >= until;
     const sleep = spin ? 0 : remaining > lead ? remaining - lead : remaining;
     if (sleep > 0) {
       const asked = t + sleep;

@@ -31,9 +31,52 @@ export interface SharedBuffers {
   control: SharedArrayBuffer;
   /** Float64 per lane: when its sender will next wake (monotonic ms; -Infinity: it is awake). */
   wake: SharedArrayBuffer;
+  /** The senders' common spin budget (Int32: lock, credit µs, last refill ms since `spinBase`). */
+  spin: SharedArrayBuffer;
+  /** Monotonic ms the spin budget's clock counts from. */
+  spinBase: number;
 }
 
-export function createShared(links: number, lanes: number): SharedBuffers {
+const SPIN = { LOCK: 0, CREDIT_US: 1, LAST_MS: 2 } as const;
+
+/**
+ * The time all sending threads together may spend waiting out due times (spinning): `share` of
+ * one CPU, saved up to `maxUs`. A sender asks for the whole wait before it spins; when the budget
+ * cannot pay for it, it sleeps instead and its packet leaves late. Shared through a tiny lock.
+ */
+export class SpinBudget {
+  private readonly a: Int32Array;
+
+  constructor(
+    private readonly buffers: Pick<SharedBuffers, 'spin' | 'spinBase'>,
+    private readonly share = 0.25,
+    private readonly maxUs = 5000,
+  ) {
+    this.a = new Int32Array(buffers.spin);
+  }
+
+  /** Takes `ms` of spinning from the budget at monotonic time `now` (ms); false when it cannot pay. */
+  take(ms: number, now: number): boolean {
+    const a = this.a;
+    while (Atomics.compareExchange(a, SPIN.LOCK, 0, 1) !== 0);
+    try {
+      const t = Math.floor(now - this.buffers.spinBase);
+      const credit = Math.min(this.maxUs, a[SPIN.CREDIT_US]! + Math.max(0, t - a[SPIN.LAST_MS]!) * this.share * 1000);
+      a[SPIN.LAST_MS] = t;
+      const want = Math.ceil(ms * 1000);
+      if (credit < want) {
+        a[SPIN.CREDIT_US] = Math.floor(credit);
+        return false;
+      }
+      a[SPIN.CREDIT_US] = Math.floor(credit - want);
+      return true;
+    } finally {
+      Atomics.store(a, SPIN.LOCK, 0);
+    }
+  }
+}
+
+export function createShared(links: number, lanes: number, now: number): SharedBuffers {
   const n = Math.max(1, lanes);
   const wake = new SharedArrayBuffer(8 * n);
   new Float64Array(wake).fill(-Infinity);
@@ -42,6 +85,8 @@ export function createShared(links: number, lanes: number): SharedBuffers {
     lanes: new SharedArrayBuffer(8 * LANE.SLOTS * n),
     control: new SharedArrayBuffer(4 * CTL.SLOTS * n),
     wake,
+    spin: new SharedArrayBuffer(4 * 3),
+    spinBase: now,
   };
 }
 
