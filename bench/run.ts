@@ -40,7 +40,7 @@ export const FULL: BenchProfile = {
   matrixRefresh: { nodes: 5000, peers: 10, durationMs: 2000, minOps: 3 },
   agent: { targets: 100, warmupSeconds: 12, sampleSeconds: 10 },
   // configured Mbit/s per loaded link: one link alone, then two at once
-  emulator: { oneLink: [50, 100, 200, 300, 400, 500], twoLinks: [100, 150, 200, 250], testSeconds: 5 },
+  emulator: { oneLink: [50, 100, 200, 300, 400, 500, 600, 700], twoLinks: [100, 150, 200, 250, 300, 350], testSeconds: 5, recordCapacity: true },
   // the measurement: 30 pods per node, 10 peers, 1000 pods to schedule, 64 creates in flight
   kubeScheduler: { sizes: [1000, 5000], podsPerNode: 30, peers: 10, pending: 1000, inFlight: 64, timeoutSeconds: 900 },
   // 5000 agents measuring 10 peers each; a full mesh of 1000 nodes (999 000 directed links)
@@ -64,7 +64,7 @@ export const QUICK: BenchProfile = {
   scoring: { durationMs: 20, minOps: 2 },
   matrixRefresh: { ...FULL.matrixRefresh, nodes: 200, durationMs: 50, minOps: 1 },
   agent: { ...FULL.agent, warmupSeconds: 1, sampleSeconds: 2 },
-  emulator: { oneLink: [50], twoLinks: [], testSeconds: 2 },
+  emulator: { oneLink: [50], twoLinks: [], testSeconds: 2, recordCapacity: false },
   kubeScheduler: { ...FULL.kubeScheduler, sizes: [50], podsPerNode: 5, pending: 100, timeoutSeconds: 300 },
   matrixScale: {
     shapes: [

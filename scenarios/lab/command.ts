@@ -203,7 +203,8 @@ async function emulator(args: ParsedArgs, level: string): Promise<number> {
   }
   let em;
   try {
-    em = await startEmulator(state.plan, log, { compensate: state.compensate ?? true });
+    // LPM_LAB_IDLE_POLL=0: no idle pollers (see emulator.ts, startIdlePollers)
+    em = await startEmulator(state.plan, log, { compensate: state.compensate ?? true, idlePoll: process.env.LPM_LAB_IDLE_POLL !== '0' });
   } catch (err) {
     // startEmulator closed what it had opened; one line for the log `lab up` shows on failure
     if (!(err instanceof ListenError)) throw err;

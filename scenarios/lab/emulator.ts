@@ -11,6 +11,7 @@
 // Mbit/s keeps two threads busy, not the links beside it. This main thread only serves HTTP and
 // reads the counters and timing histograms the others keep in shared memory (emulatorShared.ts).
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { execa } from 'execa';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -72,6 +73,8 @@ export interface EmulatorReport extends EmulatorTiming {
   /** The last ~10 s (absent in the first second). */
   recent?: EmulatorTiming & { seconds: number };
   lanes: Array<{ lane: number; links: string[]; receiveLatencySeconds: number; latenessP99Seconds?: number; probeP99Seconds?: number }>;
+  /** Idle-priority threads keeping idle CPUs awake (0: off, or not permitted). */
+  idlePollers: number;
   /** The raw histograms since the start, to take differences of (the bench does). */
   histograms: { lateness: HistogramSnapshot; probe: HistogramSnapshot };
   links: EmulatorLinkReport[];
@@ -86,6 +89,8 @@ export interface RunningEmulator {
 export interface EmulatorOptions {
   /** Date each packet's arrival back by the measured receive latency (default true). */
   compensate?: boolean;
+  /** Keep idle CPUs from sleeping with idle-priority pollers (default true; see startIdlePollers). */
+  idlePoll?: boolean;
   /** Loopback port of the HTTP API (default 0: one the kernel picks). */
   httpPort?: number;
 }
@@ -141,6 +146,44 @@ async function raiseSender(tid: number, log: Logger): Promise<void> {
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'cannot raise the sending thread\'s priority; packets may leave later');
   }
+}
+
+/**
+ * One thread per CPU that spins at SCHED_IDLE priority, so an idle CPU never halts. A virtual
+ * machine whose idle vCPUs halt without polling (Firecracker: guest_halt_poll_ns = 0) wakes a
+ * thread milliseconds late now and then: a lane's receive, a sender's timer. A SCHED_IDLE thread
+ * runs only when nothing else wants the CPU, so it takes no time from any other work, yet the CPU
+ * stays awake and every wake-up is immediate. A poller spins only once the kernel has confirmed
+ * its idle priority (`chrt -i`): started under `chrt -f`, it would otherwise spin in real time.
+ */
+async function startIdlePollers(log: Logger): Promise<Worker[]> {
+  const code = `
+const { parentPort } = require('node:worker_threads');
+const { readlinkSync } = require('node:fs');
+parentPort.once('message', () => { for (;;) {} });
+parentPort.postMessage(Number(readlinkSync('/proc/thread-self').split('/').pop()));`;
+  const out: Worker[] = [];
+  for (let i = 0; i < availableParallelism(); i++) {
+    const w = new Worker(code, { eval: true });
+    const tid = await new Promise<number>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    }).catch(() => NaN);
+    try {
+      if (!Number.isInteger(tid)) throw new Error('no thread id');
+      await execa('chrt', ['-i', '-p', '0', String(tid)], { timeout: 5000 });
+      const stat = await readFile(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38] !== '5') throw new Error('not SCHED_IDLE');
+    } catch (err) {
+      await w.terminate();
+      log.warn({ err: (err as Error).message }, 'cannot start the idle pollers: threads woken on idle CPUs may be late');
+      for (const x of out) await x.terminate();
+      return [];
+    }
+    w.postMessage('spin');
+    out.push(w);
+  }
+  return out;
 }
 
 /** Starts a worker and waits for its first message: 'ready', or an error naming what failed. */
@@ -224,6 +267,8 @@ async function openEmulator(plan: LabPlan, log: Logger, opts: EmulatorOptions, o
     if (first.type === 'ready' && first.tid !== undefined) await raiseSender(first.tid, log);
   }
   for (const w of [...laneWorkers, ...senders]) w.on('error', (err) => log.error({ err: err.message }, 'emulator thread failed'));
+  const pollers = (opts.idlePoll ?? true) ? await startIdlePollers(log) : [];
+  opened.push(() => Promise.all(pollers.map((w) => w.terminate())));
 
   const registry = new Registry();
   const labels = ['source_node', 'target_node'];
@@ -330,6 +375,7 @@ async function openEmulator(plan: LabPlan, log: Logger, opts: EmulatorOptions, o
           ...(p === undefined ? {} : { probeP99Seconds: p }),
         };
       }),
+      idlePollers: pollers.length,
       histograms: h,
       links: plan.links.map((l, i) => ({
         source: l.from,
@@ -402,7 +448,7 @@ async function openEmulator(plan: LabPlan, log: Logger, opts: EmulatorOptions, o
     address: plan.emulatorAddress,
     ports: Object.fromEntries(plan.links.map((l, i) => [linkKey(l.from, l.to), ports[i]!])),
   };
-  log.info({ httpPort, links: plan.links.length, lanes, lanesOf: report().lanes.map((l) => l.links.join(' ')) }, 'emulator ready');
+  log.info({ httpPort, links: plan.links.length, lanes, lanesOf: report().lanes.map((l) => l.links.join(' ')), idlePollers: pollers.length }, 'emulator ready');
 
   return {
     info,
@@ -420,6 +466,7 @@ async function openEmulator(plan: LabPlan, log: Logger, opts: EmulatorOptions, o
             resolve();
           });
         });
+      await Promise.all(pollers.map((w) => w.terminate()));
       await Promise.all([...laneWorkers, ...senders].map(exit));
       await app.close();
     },

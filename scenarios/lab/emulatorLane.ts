@@ -8,7 +8,7 @@
 // like a packet's (the probe error: what a ping through this lane would see).
 import dgram from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import { withDefaults, type LinkProperties, type LinkPropertiesPatch } from '../topology.js';
+import type { LinkProperties, LinkPropertiesPatch } from '../topology.js';
 import { LINK, LANE, PROBE_DELAY_MS, SharedViews, type LaneLink, type SharedBuffers, CTL } from './emulatorShared.js';
 import { LinkShaper } from './linkShaper.js';
 import { PacketRing, type PacketRingBuffers } from './packetRing.js';
@@ -131,8 +131,5 @@ export async function runLane(data: LaneData, port: NonNullable<typeof parentPor
   });
   port.postMessage({ type: 'ready', ports, probePort: sockets[0]!.address().port } satisfies LaneToMain);
 }
-
-/** The properties a link has after `patch` (what the lane's shaper now applies). */
-export const patchedProperties = (p: LinkProperties, patch: LinkPropertiesPatch): LinkProperties => withDefaults(p, patch);
 
 if (parentPort && (workerData as { kind?: string } | undefined)?.kind === 'lane') void runLane((workerData as { data: LaneData }).data, parentPort);

@@ -1,11 +1,12 @@
 // A sending thread of the link emulator, one per lane: takes every packet out of its lane's link
-// rings (packetRing.ts) when it is due and sends it to the target node's VXLAN port. It sleeps in the kernel until the
-// next due time (Atomics.wait: a futex with a microsecond timeout, unlike Node's millisecond
-// timers), woken early by a receiving lane when a packet due sooner arrives; it wakes a little
-// before the due time (by how late 99 % of its recent wake-ups were) and waits out the rest, so a packet
-// leaves within microseconds of its time without a thread spinning between packets. Sends are
-// synchronous (connected sockets, no callback). It also sends its lane a timestamped probe every
-// 50 ms (receiveLatency.ts) and times the probes' departure like packets' (the probe error).
+// rings (packetRing.ts) when it is due and sends it to the target node's VXLAN port. It sleeps in
+// the kernel until the next due time (Atomics.wait: a futex with a microsecond timeout, unlike
+// Node's millisecond timers), woken early by its lane when a packet due sooner arrives. It asks to
+// be woken a little before the due time (by how late 99 % of its recent wake-ups were) and waits
+// out the rest spinning, within a CPU budget shared by all senders; past the budget it sleeps to
+// the due time and the packet leaves as late as the wake-up. Sends are synchronous (connected
+// sockets, no callback). It also sends its lane a timestamped probe every 50 ms
+// (receiveLatency.ts) and times the probes' departure like packets' (the probe error).
 import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -35,6 +36,9 @@ const EARLY_MS = 0.002;
 /** Bounds of the early wake-up (ms): how long before a due time the thread asks to be woken. */
 const MIN_LEAD_MS = 0.02;
 const MAX_LEAD_MS = 1;
+/** Share of its own time one sender may spin, and the most it saves up (ms). */
+const OWN_SHARE = 0.1;
+const MAX_OWN_MS = 3;
 /** Longest stretch (ms) without letting the thread's event loop run (messages, socket events). */
 const YIELD_EVERY_MS = 20;
 
@@ -118,6 +122,9 @@ export async function runSender(data: SenderData, port: NonNullable<typeof paren
   const spinBudget = new SpinBudget(data.shared);
   /** The due time whose wait the budget has paid for: until then the thread may spin. */
   let paidUntil = -Infinity;
+  /** This sender's own spin budget (ms), refilled at OWN_SHARE of the time. */
+  let own = MAX_OWN_MS;
+  let ownAt = monotonicMs();
   let nextProbe = monotonicMs() + PROBE_INTERVAL_MS;
   let lastTurn = monotonicMs();
 
@@ -170,15 +177,21 @@ export async function runSender(data: SenderData, port: NonNullable<typeof paren
     }
     wake[me] = until;
     // Waiting out the last `lead` by going round the loop costs CPU: all senders together may
-    // spend a quarter of one CPU on it (SpinBudget). A real-time thread that never sleeps is
-    // throttled by the kernel, and takes the CPU from the kernel's own packet processing and from
-    // the iperf3 and ping processes the lab is there for. When the budget cannot pay for the wait,
-    // the sender sleeps to the due time itself and the packet leaves late by however late the
-    // wake-up is (lateness shows it).
+    // spend a quarter of one CPU on it (SpinBudget), each at most a tenth of its own time (so a
+    // busy lane, whose packets are due every few µs, cannot use up what the quiet ones need for
+    // their pings). A real-time thread that never sleeps is throttled by the kernel, and takes the
+    // CPU from the kernel's own packet processing and from the iperf3 and ping processes the lab
+    // is there for. When the budget cannot pay for the wait, the sender sleeps to the due time
+    // itself and the packet leaves late by however late the wake-up is (lateness shows it). Only a
+    // packet is worth it: a probe's send time is stamped into it.
     const t = monotonicMs();
     const remaining = until - t;
-    // (only for a packet: the probes' send time is stamped, it needs no precision)
-    if (remaining <= lead && next <= nextProbe && paidUntil < until && spinBudget.take(remaining, t)) paidUntil = until;
+    own = Math.min(MAX_OWN_MS, own + (t - ownAt) * OWN_SHARE);
+    ownAt = t;
+    if (remaining <= lead && next <= nextProbe && paidUntil < until && own >= remaining && spinBudget.take(remaining, t)) {
+      paidUntil = until;
+      own -= remaining;
+    }
     const spin = remaining <= lead && paidUntil >= until;
     const sleep = spin ? 0 : remaining > lead ? remaining - lead : remaining;
     if (sleep > 0) {

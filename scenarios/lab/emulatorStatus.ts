@@ -23,7 +23,8 @@ export function emulatorStatusLines(r: EmulatorReport): string[] {
   const lines = [
     `  emulator: ${lanes.length} lane(s) (a receiving and a sending thread each); receive latency ` +
       (est.length ? `${formatDuration(Math.min(...est))}-${formatDuration(Math.max(...est))}` : formatDuration(r.receiveLatencySeconds)) +
-      ` (${r.compensate ? 'compensated' : 'not compensated'})`,
+      ` (${r.compensate ? 'compensated' : 'not compensated'})` +
+      (r.idlePollers ? `; ${r.idlePollers} idle-priority pollers keep idle CPUs awake` : ''),
   ];
   if (r.recent) lines.push(`  emulator timing, last ${r.recent.seconds} s: ${timingLine(r.recent)}`);
   lines.push(`  emulator timing since start: ${timingLine(r)}`);

@@ -212,6 +212,15 @@ describe('capacityWarnings', () => {
     expect(round).toHaveLength(1);
     expect(round[0]).toMatch(/the 3 fastest links, which one round of bandwidth tests may load at once, need 450 Mbit\/s/);
     expect(capacityWarnings([link('a', 'b', null)], 2, cap)[0]).toMatch(/unlimited/);
+    // links loaded at once are judged by what the emulator carries that way
+    const both = { ...cap, mbps: 450, concurrentMbps: 280 };
+    expect(capacityWarnings([link('a', 'b', 200), link('c', 'd', 200)], 4, both)).toEqual([
+      expect.stringMatching(/need 400 Mbit\/s together, more than the 280 Mbit\/s the emulator carries on links loaded at once/),
+    ]);
+    // a pair's two directions are never loaded at once, nor two links sharing a node
+    const pair = [link('a', 'b', 250), link('b', 'a', 250), link('a', 'c', 200), link('c', 'd', 20)];
+    expect(capacityWarnings(pair, 4, both)).toEqual([]); // a->b with c->d: 270 Mbit/s
+    expect(capacityWarnings([...pair, link('d', 'c', 100)], 4, both)[0]).toMatch(/the 2 fastest links, .* need 350 Mbit\/s/);
   });
 });
 
