@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { bool, str, type CommandSpec } from '../src/cli/command.js';
 import { emulatorTable, updateDoc } from './docTables.js';
 import { runEmulatorCapacity } from './emulatorCapacity.js';
-import { report, writeResult, type BenchResult } from './reporter.js';
+import { gitCommit, report, writeResult, type BenchResult } from './reporter.js';
 import { FULL, QUICK, runBench } from './run.js';
 
 // dist/bench/command.js or bench/command.ts: the repository root is two levels up from the
@@ -54,7 +54,8 @@ between <!-- bench-results:begin --> and <!-- bench-results:end -->; ${DOC} expl
     const profile = bool(args, 'quick') ? QUICK : FULL;
     if (bool(args, 'emulator-only')) {
       const previous = JSON.parse(await readFile(out, 'utf8')) as BenchResult;
-      const emulator = await runEmulatorCapacity(profile.emulator, (line) => process.stderr.write(`${line}\n`));
+      // the rest of the result keeps its commit; this part says its own
+      const emulator = { ...(await runEmulatorCapacity(profile.emulator, (line) => process.stderr.write(`${line}\n`))), ...(await gitCommit(root)) };
       const keep = previous.targets.filter((t) => !(previous.emulator?.targets ?? []).some((e) => e.target === t.target));
       const result: BenchResult = { ...previous, emulator, targets: [...keep, ...(emulator.targets ?? [])] };
       process.stdout.write(`${emulatorTable(result)}\n`);

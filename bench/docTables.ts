@@ -4,6 +4,7 @@
 // between the two markers after a full run; `npm run bench -- --doc-only` regenerates it from the
 // JSON without measuring; test/unit/bench-doc-tables.test.ts checks the doc matches the JSON.
 import { readFile, writeFile } from 'node:fs/promises';
+import type { EmulatorStep } from './emulatorCapacity.js';
 import type { BenchResult } from './reporter.js';
 
 export const DOC_BEGIN = '<!-- bench-results:begin -->';
@@ -18,7 +19,7 @@ function table(head: string[], rows: string[][]): string {
 }
 
 /** "commit 1a2b3c4", "commit 1a2b3c4 with uncommitted changes", or "commit not recorded". */
-export function commitText(machine: BenchResult['machine']): string {
+export function commitText(machine: { commit?: string; dirty?: boolean }): string {
   if (!machine.commit) return 'commit not recorded';
   return machine.dirty ? `commit ${machine.commit} with uncommitted changes` : `commit ${machine.commit}`;
 }
@@ -95,6 +96,13 @@ export function agentTable(r: BenchResult): string {
   );
 }
 
+/** "400 Mbit/s", "at least 700 Mbit/s" (the series' highest step passed), or "-". */
+function capacityText(mbps: number | undefined, steps: EmulatorStep[] | undefined, series: EmulatorStep['series']): string {
+  if (mbps === undefined) return '-';
+  const top = (steps ?? []).filter((s) => s.series === series).sort((a, b) => b.rateMbps - a.rateMbps)[0];
+  return `${top?.passed ? 'at least ' : ''}${f(mbps, 0)} Mbit/s`;
+}
+
 export function emulatorTable(r: BenchResult): string {
   const e = r.emulator;
   if (!e) return 'Not measured in this run.';
@@ -102,11 +110,11 @@ export function emulatorTable(r: BenchResult): string {
   const us = (v: number | undefined) => (v === undefined ? '-' : String(v));
   const ms = (v: number | undefined) => (v === undefined ? '-' : f(v));
   const lines = [
-    `Measured ${e.measuredAt ?? '-'}, load average ${e.loadAverage ?? '-'} at start, ${e.lanes ?? '-'} receiving lanes, ${e.testSeconds ?? '-'} s per test. ` +
+    `Measured ${e.measuredAt ?? '-'}${e.commit ? `, ${commitText(e)}` : ''}, load average ${e.loadAverage ?? '-'} at start, ${e.lanes ?? '-'} receiving lanes, ${e.testSeconds ?? '-'} s per test. ` +
       (e.capacityMbps !== undefined
-        ? `**Capacity: ${e.capacityOneLinkMbps !== undefined ? f(e.capacityOneLinkMbps, 0) : '-'} Mbit/s on one link, ` +
-          `${e.capacityTwoLinksMbps !== undefined ? f(e.capacityTwoLinksMbps, 0) : '-'} Mbit/s on two links at once** ` +
-          `(carried with the packets' mean and 90th-percentile lateness within 0.2 ms and the goodput within 10 %).`
+        ? `**Capacity: ${capacityText(e.capacityOneLinkMbps, e.steps, '1 link')} on one link, ` +
+          `${capacityText(e.capacityTwoLinksMbps, e.steps, '2 links')} on two links at once** ` +
+          `(configured rate of the loaded links together, with the packets' mean and 90th-percentile lateness within 0.2 ms and the goodput within 10 %).`
         : '**Capacity: not reached at any step** (no step kept the mean and 90th-percentile lateness within 0.2 ms and the goodput within 10 %).'),
     '',
     table(

@@ -10,8 +10,8 @@
 // emulator keeps up with its schedule) and the goodput within 10 % of the rate (the machine keeps
 // up with the traffic). (The 99th percentile is shown, not judged: on a virtual machine a thread
 // woken from idle is now and then milliseconds late whatever the emulator does, so it measures
-// the machine.) The capacity of a series is what the emulator carried (data and ACKs, every link)
-// at its highest step that passed with every step below it.
+// the machine.) The capacity of a series is the configured rate of the loaded links together at
+// its highest step that passed with every step below it.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,7 +54,10 @@ export interface EmulatorCapacityResult {
   lanes?: number;
   testSeconds?: number;
   steps?: EmulatorStep[];
-  /** Aggregate Mbit/s at the highest passing step (see above), the larger of the two series; absent when none passed. */
+  /** The commit measured, when an --emulator-only run put this part into an older result. */
+  commit?: string;
+  dirty?: boolean;
+  /** Configured Mbit/s at the highest passing step (see above), the larger of the two series; absent when none passed. */
   capacityMbps?: number;
   /** The same per series: one link alone, and two links loaded at once. */
   capacityOneLinkMbps?: number;
@@ -132,9 +135,10 @@ async function step(state: LabState, series: EmulatorStep['series'], rateMbps: n
   // the bystander pings while the flows are past their start
   const loaded = sleep(1500).then(() => pingAvgMs(state, 'e', 'f', Math.max(10, Math.floor(((seconds - 1) * 1000) / 50))));
   const goodput = (await Promise.all(flows)).reduce((s, x) => s + x, 0);
-  const bystanderLoadedMs = await loaded;
+  // what the emulator carried while the flows ran (not while the bystander's last pings finish)
   const elapsed = (performance.now() - t0) / 1000;
   const after = await report(state);
+  const bystanderLoadedMs = await loaded;
   const lateness = histogramDiff(before.histograms.lateness, after.histograms.lateness);
   const probe = histogramDiff(before.histograms.probe, after.histograms.probe);
   const bytes = after.links.reduce((s, l) => s + l.counters.bytes, 0) - before.links.reduce((s, l) => s + l.counters.bytes, 0);
@@ -183,12 +187,16 @@ function targetsOf(steps: EmulatorStep[]): NonNullable<EmulatorCapacityResult['t
   return out;
 }
 
-/** The highest aggregate carried at a passing step of a series, every lower step passing too. */
+/**
+ * The capacity of a series: the configured rate of its loaded links together (what a topology
+ * file asks for, and what `lab up` compares it with) at its highest passing step, every lower step
+ * passing too. A lower bound when the series' highest step passed.
+ */
 export function capacityOf(steps: readonly EmulatorStep[], series: EmulatorStep['series']): number | undefined {
   let best: number | undefined;
   for (const s of steps.filter((x) => x.series === series).sort((a, b) => a.rateMbps - b.rateMbps)) {
     if (!s.passed) break;
-    best = Math.max(best ?? 0, s.carriedMbps);
+    best = s.rateMbps * (series === '1 link' ? 1 : 2);
   }
   return best;
 }

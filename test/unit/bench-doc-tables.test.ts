@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DOC_BEGIN, DOC_END, commitText, docBlock, docTables, generatedPart, replaceTables, runLine } from '../../bench/docTables.js';
+import { capacityOf, type EmulatorStep } from '../../bench/emulatorCapacity.js';
 import type { BenchResult } from '../../bench/reporter.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -54,5 +55,23 @@ describe('bench/docTables', () => {
   it('says why the agent was not measured when it was skipped', () => {
     const skipped = { ...base, agent: { targets: 100, skipped: 'needs root' } } as BenchResult;
     expect(docTables(skipped)).toContain('Not measured in this run: needs root');
+  });
+});
+
+describe('bench/emulatorCapacity capacityOf', () => {
+  const step = (series: EmulatorStep['series'], rateMbps: number, passed: boolean): EmulatorStep => ({
+    series,
+    rateMbps,
+    goodputMbps: 0,
+    expectedMbps: 0,
+    carriedMbps: 0,
+    passed,
+  });
+  it('is the configured rate of the loaded links together at the highest step passing with every step below it', () => {
+    const steps = [step('1 link', 100, true), step('1 link', 200, true), step('1 link', 300, false), step('1 link', 400, true)];
+    expect(capacityOf(steps, '1 link')).toBe(200);
+    expect(capacityOf([step('2 links', 100, true), step('2 links', 150, true), step('2 links', 200, false)], '2 links')).toBe(300);
+    expect(capacityOf([step('2 links', 100, false)], '2 links')).toBeUndefined();
+    expect(capacityOf(steps, '2 links')).toBeUndefined();
   });
 });
