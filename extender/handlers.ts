@@ -20,7 +20,7 @@ import {
 } from './peers/peerAnnotations.js';
 import type { PodEventSink } from './events.js';
 import { describeLimits, MAX_RTT_ANNOTATION, MIN_BANDWIDTH_ANNOTATION, parsePodLimits, type PodLimits } from './scoring/podLimits.js';
-import { evaluate, explainLinks, scoresOf, violationText, type Evaluation, type ScoringConfig } from './scoring/scoring.js';
+import { evaluate, explainLinks, scoresOf, violationText, type Evaluation, type LinkView, type ScoringConfig } from './scoring/scoring.js';
 import { clipWarnings, lazyLinks, MAX_LINK_LINES, type Decision, type DecisionLog, type NodeDecision } from './decisionLog.js';
 import type { ExtenderMetrics, Verb } from './metrics.js';
 import type { PodInfo, PodStore } from './pods/podStore.js';
@@ -227,12 +227,19 @@ function nodeDecisions(ev: Evaluation, which: Int32Array | undefined, scores: Ui
     const node = ev.node(at(k));
     const d: NodeDecision = { node: node.node, raw: Math.round(node.raw * 1e4) / 1e4, score: scores[k]!, unknown: node.unknown, stale: node.stale };
     if (node.failed) d.filtered = violationText(node.violations);
-    const links = node.linksLater(MAX_LINK_LINES);
-    const peerNodes = node.peerNodeCount;
-    const lines = Math.min(MAX_LINK_LINES, peerNodes) + (peerNodes > MAX_LINK_LINES ? 1 : 0);
-    lazyLinks(d, () => explainLinks(links(), peerNodes, scoring), lines);
+    explainLater(d, node.linksLater(MAX_LINK_LINES), node.peerNodeCount, scoring);
     return d;
   });
+}
+
+/**
+ * Gives `d` its explanation lines, made when read. A function of its own, so that the closure
+ * kept in the decision log holds these values only: made inside nodeDecisions it would share that
+ * scope's context, which holds the whole evaluation (every candidate) and its matrix.
+ */
+function explainLater(d: NodeDecision, links: () => LinkView[], peerNodes: number, scoring: ScoringConfig): void {
+  const lines = Math.min(MAX_LINK_LINES, peerNodes) + (peerNodes > MAX_LINK_LINES ? 1 : 0);
+  lazyLinks(d, () => explainLinks(links(), peerNodes, scoring), lines);
 }
 
 /**

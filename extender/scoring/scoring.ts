@@ -306,7 +306,11 @@ function linksLater(n: string, c: EvalContext, limit: number): () => LinkView[] 
       copy(i * PER_LINK + 4, f.bandwidth_bytes_per_second, r.bandwidth_bytes_per_second);
       copy(i * PER_LINK + 8, f.packet_loss_ratio, r.packet_loss_ratio);
     }
-  const peers = peerNodes.map(([m]) => c.peersOn.get(m) ?? []);
+  // No closure here may name `c`: V8 keeps one context per scope for all its closures, so the
+  // returned function would hold the whole evaluation context (the matrix's columns) alive for as
+  // long as a kept decision holds it.
+  const peersOn = c.peersOn;
+  const peers = peerNodes.map(([m]) => peersOn.get(m) ?? []);
   const { now, config } = c;
   return () =>
     peerNodes.map(([m, weight], i) => {
