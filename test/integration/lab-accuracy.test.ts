@@ -4,7 +4,7 @@
 // 20 Mbit/s), a link with jitter (n2<->n3 1 ms ± 1 ms), a lossy link (5 % loss on n4->n5 only, so
 // 5 % round-trip loss for pings either way) and a fast one (n1<->n2 300 Mbit/s: a round tests it
 // alongside n4<->n5 at 30, within the 400 Mbit/s the emulator carries on two links at once on the
-// 2-vCPU reference machine; 400 alone reads 0.999, see docs/benchmarks.md). The agents run
+// 2-vCPU reference machine; 400 alone reads within 1 %, see docs/benchmarks.md). The agents run
 // RTT every 3 s and bandwidth sweeps back to back (each sweep: every pair both ways, 5 rounds of
 // 2 windows). After the first complete sweep, the agents' /api/v1/links is sampled every 3 s for
 // 3 more sweeps:
