@@ -2,7 +2,8 @@
 // one bad run (a load spike, a burst of losses) cannot move them, while every run's own values
 // stay in the history and every reply in the histogram. Pure.
 //
-// - RTT: the median of the last `runs` runs' mean RTT (default 5: two bad runs in a row are outvoted).
+// - RTT: the median of the last `runs` runs' mean RTT (default 5: two bad runs in a row are outvoted);
+//   its min and max: the lowest and highest reply of those same runs, so that min <= RTT <= max.
 // - Loss: lost / sent over the latest runs that together sent at least `probes` echo requests
 //   (default 100); but 1 while the latest run got nothing back (the link is down now, not 10% lossy).
 // - Jitter: the median of the per-run mdev over those same runs.
@@ -15,8 +16,10 @@ export interface PingRunSummary {
   /** Echo requests sent and replies received. */
   sent: number;
   received: number;
-  /** The run's mean RTT and mdev (seconds); absent when nothing came back. */
+  /** The run's mean, lowest and highest RTT and its mdev (seconds); absent when nothing came back. */
   rtt?: number;
+  rttMin?: number;
+  rttMax?: number;
   jitter?: number;
 }
 
@@ -29,6 +32,8 @@ export const DEFAULT_ESTIMATE_WINDOW: EstimateWindow = { runs: 5, probes: 100 };
 
 export interface LinkEstimate {
   rtt?: number;
+  rttMin?: number;
+  rttMax?: number;
   jitter?: number;
   loss?: number;
 }
@@ -67,8 +72,13 @@ export function estimateLink(runs: readonly PingRunSummary[], w: EstimateWindow 
   if (latest.received === 0) out.loss = 1;
   else if (sent > 0) out.loss = Math.min(1, Math.max(0, 1 - received / sent));
   const alive = sinceOutage(runs);
-  const rtt = median(alive.slice(-w.runs).flatMap((r) => (r.rtt === undefined ? [] : [r.rtt])));
+  const recent = alive.slice(-w.runs);
+  const rtt = median(recent.flatMap((r) => (r.rtt === undefined ? [] : [r.rtt])));
   if (rtt !== undefined) out.rtt = rtt;
+  const mins = recent.flatMap((r) => (r.rttMin === undefined ? [] : [r.rttMin]));
+  const maxes = recent.flatMap((r) => (r.rttMax === undefined ? [] : [r.rttMax]));
+  if (mins.length) out.rttMin = Math.min(...mins);
+  if (maxes.length) out.rttMax = Math.max(...maxes);
   const jitter = median(sinceOutage(window).flatMap((r) => (r.jitter === undefined ? [] : [r.jitter])));
   if (jitter !== undefined) out.jitter = jitter;
   return out;

@@ -50,11 +50,13 @@ export class ResultStore {
     if (list.length > this.historySize) list.splice(0, list.length - this.historySize);
   }
 
-  /** Replaces a ping run's own RTT, jitter and loss by the robust values over the latest runs. */
+  /** Replaces a ping run's own RTT (and its min and max), jitter and loss by the robust values over the latest runs. */
   private estimate(link: LinkState, rec: MeasurementRecord, probes: { sent: number; received: number }): void {
     const w = rec.window ?? DEFAULT_ESTIMATE_WINDOW;
     const run: PingRunSummary = { timestamp: rec.timestamp, ...probes };
     if (rec.values.rtt_seconds !== undefined) run.rtt = rec.values.rtt_seconds;
+    if (rec.values.rtt_min_seconds !== undefined) run.rttMin = rec.values.rtt_min_seconds;
+    if (rec.values.rtt_max_seconds !== undefined) run.rttMax = rec.values.rtt_max_seconds;
     if (rec.values.jitter_seconds !== undefined) run.jitter = rec.values.jitter_seconds;
     link.pingRuns.push(run);
     trimRuns(link.pingRuns, w);
@@ -64,6 +66,8 @@ export class ResultStore {
       else link.metrics[key] = { value, timestamp: rec.timestamp };
     };
     set('rtt_seconds', e.rtt);
+    set('rtt_min_seconds', e.rttMin);
+    set('rtt_max_seconds', e.rttMax);
     set('jitter_seconds', e.jitter);
     set('packet_loss_ratio', e.loss);
   }

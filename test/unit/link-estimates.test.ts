@@ -114,7 +114,9 @@ describe('ResultStore with ping runs', () => {
     expect(link.metrics.rtt_seconds!.value * 1000).toBeCloseTo(10.1);
     expect(link.metrics.rtt_seconds!.timestamp).toBe(5);
     expect(link.metrics.packet_loss_ratio!.value).toBeCloseTo(3 / 50);
-    expect(link.metrics.rtt_max_seconds!.value * 1000).toBeCloseTo(10.1); // min/max: the latest run's
+    // min/max: over the same runs as the RTT, so they bracket it
+    expect(link.metrics.rtt_min_seconds!.value * 1000).toBeCloseTo(9.9);
+    expect(link.metrics.rtt_max_seconds!.value * 1000).toBeCloseTo(33);
     const runs = store.history('a', 'net').links[0]!.history.rtt!;
     expect(runs.map((r) => Math.round(r.values.rtt_seconds! * 1e4) / 10)).toEqual([10, 10.2, 33, 9.9, 10.1]);
     expect(runs[2]!.values.packet_loss_ratio).toBeCloseTo(0.3);
