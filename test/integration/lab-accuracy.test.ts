@@ -16,7 +16,6 @@
 // The figures are printed; docs/agent.md quotes them.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -90,7 +89,7 @@ describeWithCapabilities('lab accuracy: agents measuring a 5-node lab (jitter, l
 
   beforeAll(async () => {
     await labDown(LAB).catch(() => undefined);
-    dir = await mkdtemp(join(tmpdir(), 'lpm-tacu-'));
+    dir = await mkdtemp(join(os.tmpdir(), 'lpm-tacu-'));
     const file = join(dir, 'lab.yaml');
     await writeFile(file, topology);
     state = await labUp(file, { agents: true });
