@@ -130,6 +130,17 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
   }
 }
 
+const SCHED_FIFO = 1;
+const SCHED_IDLE = 5;
+
+/** The scheduling policy and real-time priority in a /proc stat file (of a process or a thread). */
+async function schedulingOf(statFile: string): Promise<{ policy: number; rtPriority: number }> {
+  const stat = await readFile(statFile, 'utf8');
+  // after "pid (comm) ": field 3 is index 0, so rt_priority (40) is index 37, policy (41) index 38
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { policy: Number(f[38]), rtPriority: Number(f[37]) };
+}
+
 /**
  * With real-time priority (`lab up` runs the emulator under `chrt -f`), a sending thread gets one
  * level more than the rest: when its timer fires it must run at once, not after a lane (or another
@@ -137,11 +148,8 @@ export async function startEmulator(plan: LabPlan, log: Logger, opts: EmulatorOp
  */
 async function raiseSender(tid: number, log: Logger): Promise<void> {
   try {
-    const stat = await readFile('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after "pid (comm) ": field 3 is index 0, so rt_priority (40) is index 37, policy (41) index 38
-    const rtPriority = Number(f[37]);
-    if (Number(f[38]) !== 1 || !(rtPriority > 0 && rtPriority < 99)) return; // not SCHED_FIFO
+    const { policy, rtPriority } = await schedulingOf('/proc/self/stat');
+    if (policy !== SCHED_FIFO || !(rtPriority > 0 && rtPriority < 99)) return;
     await execa('chrt', ['-f', '-p', String(rtPriority + 1), String(tid)], { timeout: 5000 });
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'cannot raise the sending thread\'s priority; packets may leave later');
@@ -172,8 +180,7 @@ parentPort.postMessage(Number(readlinkSync('/proc/thread-self').split('/').pop()
     try {
       if (!Number.isInteger(tid)) throw new Error('no thread id');
       await execa('chrt', ['-i', '-p', '0', String(tid)], { timeout: 5000 });
-      const stat = await readFile(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38] !== '5') throw new Error('not SCHED_IDLE');
+      if ((await schedulingOf(`/proc/${process.pid}/task/${tid}/stat`)).policy !== SCHED_IDLE) throw new Error('not SCHED_IDLE');
     } catch (err) {
       await w.terminate();
       log.warn({ err: (err as Error).message }, 'cannot start the idle pollers: threads woken on idle CPUs may be late');
