@@ -10,11 +10,11 @@ import type { ResultStore } from './results.js';
 const LINK_LABELS = ['source_node', 'target_node', 'network'] as const;
 
 const HELP: Record<LinkMetricKey, string> = {
-  rtt_seconds: 'Mean round-trip time of the latest ping run.',
+  rtt_seconds: 'Round-trip time: the median of the latest ping runs\' means (window.runs, default 5).',
   rtt_min_seconds: 'Lowest round-trip time of the ping runs lpm_link_rtt_seconds is computed from.',
   rtt_max_seconds: 'Highest round-trip time of the ping runs lpm_link_rtt_seconds is computed from.',
-  jitter_seconds: 'Mean deviation of the RTT in the latest ping run (ping mdev), or iperf3 UDP jitter.',
-  packet_loss_ratio: 'Packet loss (0..1) in the latest ping or iperf3 UDP run.',
+  jitter_seconds: 'Jitter: the median ping mdev over the latest runs with window.probes requests, or iperf3 UDP jitter.',
+  packet_loss_ratio: 'Packet loss (0..1): lost / sent over the latest ping runs with window.probes requests, or the latest iperf3 UDP run.',
   bandwidth_bytes_per_second: 'Throughput received by the target in the latest iperf3 TCP test, bytes per second.',
 };
 
